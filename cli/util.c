@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ctrlog: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (v > (max - (uint64_t)(*s - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+int cli_parse_size(const char *s, uint64_t *ret)
+{
+	char digits[32];
+	size_t n = strspn(s, "0123456789");
+	unsigned shift = 0;
+	uint64_t v;
+	int r;
+
+	if (n == 0 || n >= sizeof(digits))
+		return -EINVAL;
+	switch (s[n]) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; break;
+	case 'm': case 'M': shift = 20; break;
+	case 'g': case 'G': shift = 30; break;
+	default: return -EINVAL;
+	}
+	if (shift && s[n + 1] != '\0')
+		return -EINVAL;
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	r = cli_parse_uint(digits, UINT64_MAX >> shift, &v);
+	if (r < 0)
+		return r;
+	*ret = v << shift;
+	return 0;
+}
+
+char *cli_state_root(const char *opt_root)
+{
+	const char *env = getenv("CTRLOG_ROOT");
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char *path = NULL;
+
+	if (opt_root && *opt_root)
+		return strdup(opt_root);
+	if (env && *env)
+		return strdup(env);
+	if (geteuid() == 0)
+		return strdup("/var/lib/ctrlog");
+	if (state && *state) {
+		if (asprintf(&path, "%s/ctrlog", state) < 0)
+			return NULL;
+	} else if (asprintf(&path, "%s/.local/state/ctrlog", home ? home : ".") < 0) {
+		return NULL;
+	}
+	return path;
+}
+
+int cli_mkdir_p(const char *path, unsigned mode)
+{
+	char *copy = strdup(path);
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST) {
+			r = -errno;
+			break;
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	free(copy);
+	return r;
+}
+
+int cli_write_file_atomic(int dirfd, const char *name, const char *content, unsigned mode)
+{
+	char tmp[256];
+	size_t len = strlen(content), off = 0;
+	int fd, r = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t w = write(fd, content + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			r = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+int cli_monitor_pid(int ctr_dirfd)
+{
+	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd = openat(ctr_dirfd, "monitor.pid", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int r;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* The monitor holds a write lock on monitor.pid for its whole life: the lock, not the PID
+	 * written in the file, proves that a process really is this container's monitor. */
+	r = fcntl(fd, F_GETLK, &lk);
+	close(fd);
+	if (r < 0)
+		return -errno;
+	return lk.l_type == F_UNLCK ? 0 : (int)lk.l_pid;
+}

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The journald sink: one journal entry per record, with the fields Docker and podman write, so
+ * `journalctl CONTAINER_ID=<short id>` finds them. The fixed fields are formatted once; per
+ * record only MESSAGE (copied behind its "MESSAGE=" key into a buffer allocated once),
+ * PRIORITY and, for split lines, the partial fields change.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <systemd/sd-journal.h>
+
+#include "formats/sink.h"
+
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+#define MAX_FIXED 6 /* CONTAINER_ID, _FULL, _NAME, _TAG, SYSLOG_IDENTIFIER, spare */
+#define MESSAGE_KEY "MESSAGE="
+
+struct partial_state {
+	bool open;          /* a split line is in progress on this stream */
+	unsigned ordinal;
+	char id_field[64];  /* CONTAINER_PARTIAL_ID=<hex> */
+};
+
+struct journald_sink {
+	struct ctrlog_sink base;
+	char *fixed_text[MAX_FIXED];
+	size_t n_fixed;
+	char **labels;
+	size_t n_labels;
+	struct iovec *iov;  /* fixed fields first, then the per-record ones */
+	size_t n_iov_fixed;
+	char *message;      /* "MESSAGE=" + content */
+	size_t message_cap;
+	uint64_t partial_seed;
+	uint64_t partial_counter;
+	struct partial_state partial[CTRLOG_N_STREAMS];
+};
+
+static int add_fixed(struct journald_sink *j, const char *key, const char *value)
+{
+	if (!value)
+		return 0;
+	if (asprintf(&j->fixed_text[j->n_fixed], "%s=%s", key, value) < 0)
+		return -ENOMEM;
+	j->n_fixed++;
+	return 0;
+}
+
+/* Split lines need an ID per line; it is derived from a random seed and a counter so that no
+ * syscall happens per line. */
+static void new_partial_id(struct journald_sink *j, struct partial_state *p)
+{
+	snprintf(p->id_field, sizeof(p->id_field), "CONTAINER_PARTIAL_ID=%016llx%016llx",
+		 (unsigned long long)j->partial_seed, (unsigned long long)++j->partial_counter);
+	p->ordinal = 0;
+	p->open = true;
+}
+
+static int send_record(struct journald_sink *j, const struct ctrlog_record *rec)
+{
+	struct partial_state *p = &j->partial[rec->stream];
+	struct iovec *iov = j->iov;
+	size_t n = j->n_iov_fixed;
+	char ordinal[48];
+	int r;
+
+	memcpy(j->message + strlen(MESSAGE_KEY), rec->data, rec->len);
+	iov[n++] = (struct iovec){ j->message, strlen(MESSAGE_KEY) + rec->len };
+	iov[n++] = rec->stream == CTRLOG_STDERR ? (struct iovec){ "PRIORITY=3", 10 }
+						: (struct iovec){ "PRIORITY=6", 10 };
+	if (rec->partial && !p->open)
+		new_partial_id(j, p);
+	if (p->open) {
+		if (rec->partial)
+			iov[n++] = (struct iovec){ "CONTAINER_PARTIAL_MESSAGE=true", 30 };
+		iov[n++] = (struct iovec){ p->id_field, strlen(p->id_field) };
+		iov[n].iov_base = ordinal;
+		iov[n++].iov_len = (size_t)snprintf(ordinal, sizeof(ordinal),
+						    "CONTAINER_PARTIAL_ORDINAL=%u", ++p->ordinal);
+		iov[n++] = rec->partial ? (struct iovec){ "CONTAINER_PARTIAL_LAST=false", 28 }
+					: (struct iovec){ "CONTAINER_PARTIAL_LAST=true", 27 };
+		if (!rec->partial)
+			p->open = false;
+	}
+	r = sd_journal_sendv(iov, (int)n);
+	j->base.stats->writes++;
+	if (r < 0) {
+		j->base.stats->write_errors++;
+		j->base.stats->dropped_bytes += rec->len;
+	}
+	return r;
+}
+
+static int jd_write_batch(struct ctrlog_sink *base, const struct ctrlog_batch *b)
+{
+	struct journald_sink *j = (struct journald_sink *)base;
+	int result = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		int r;
+
+		if (b->records[i].len > j->message_cap)
+			continue; /* cannot happen: records never exceed max_line */
+		r = send_record(j, &b->records[i]);
+		if (r < 0)
+			result = r;
+	}
+	return result;
+}
+
+static int jd_flush(struct ctrlog_sink *base)
+{
+	(void)base;
+	return 0; /* every entry is sent as it comes */
+}
+
+static void jd_free(struct ctrlog_sink *base)
+{
+	struct journald_sink *j = (struct journald_sink *)base;
+
+	if (!j)
+		return;
+	for (size_t i = 0; i < j->n_fixed; i++)
+		free(j->fixed_text[i]);
+	for (size_t i = 0; i < j->n_labels; i++)
+		free(j->labels[i]);
+	free(j->labels);
+	free(j->iov);
+	free(j->message);
+	free(j);
+}
+
+static const struct ctrlog_sink_ops journald_ops = {
+	.name = "journald",
+	.write_batch = jd_write_batch,
+	.flush = jd_flush,
+	.free = jd_free,
+};
+
+/* Fails early and clearly when nothing listens on the journal socket, before the container
+ * starts, rather than dropping its first lines. */
+static int journal_reachable(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = JOURNAL_SOCKET };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int build_fixed_fields(struct journald_sink *j, const struct ctrlog_config *cfg)
+{
+	char short_id[13];
+	const char *ident;
+	int r;
+
+	snprintf(short_id, sizeof(short_id), "%.12s", cfg->container_id);
+	ident = cfg->tag ? cfg->tag : cfg->name ? cfg->name : short_id;
+	r = add_fixed(j, "CONTAINER_ID", short_id);
+	if (r == 0)
+		r = add_fixed(j, "CONTAINER_ID_FULL", cfg->container_id);
+	if (r == 0)
+		r = add_fixed(j, "CONTAINER_NAME", cfg->name);
+	if (r == 0)
+		r = add_fixed(j, "CONTAINER_TAG", ident);
+	if (r == 0)
+		r = add_fixed(j, "SYSLOG_IDENTIFIER", ident);
+	return r;
+}
+
+int ctrlog_journald_sink_new(const struct ctrlog_config *cfg, struct ctrlog_stats *stats,
+			     struct ctrlog_sink **ret)
+{
+	struct journald_sink *j;
+	size_t n = 0;
+	int r;
+
+	if (!cfg->container_id)
+		return -EINVAL;
+	r = journal_reachable();
+	if (r < 0)
+		return r == -ENOENT || r == -ECONNREFUSED ? -ECONNREFUSED : r;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->base.ops = &journald_ops;
+	j->base.stats = stats;
+	r = build_fixed_fields(j, cfg);
+	if (r < 0)
+		goto fail;
+	/* fixed + labels + MESSAGE, PRIORITY and four partial fields */
+	j->iov = calloc(j->n_fixed + cfg->n_labels + 6, sizeof(*j->iov));
+	j->message_cap = cfg->max_line;
+	j->message = malloc(strlen(MESSAGE_KEY) + j->message_cap);
+	if (!j->iov || !j->message) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	memcpy(j->message, MESSAGE_KEY, strlen(MESSAGE_KEY));
+	for (size_t i = 0; i < j->n_fixed; i++)
+		j->iov[n++] = (struct iovec){ j->fixed_text[i], strlen(j->fixed_text[i]) };
+	j->labels = calloc(cfg->n_labels + 1, sizeof(*j->labels));
+	if (!j->labels) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_labels; i++) {
+		j->labels[i] = strdup(cfg->labels[i]);
+		if (!j->labels[i]) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		j->n_labels++;
+		j->iov[n++] = (struct iovec){ j->labels[i], strlen(j->labels[i]) };
+	}
+	j->n_iov_fixed = n;
+	if (getrandom(&j->partial_seed, sizeof(j->partial_seed), GRND_NONBLOCK) < 0)
+		j->partial_seed = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)j;
+	*ret = &j->base;
+	return 0;
+fail:
+	jd_free(&j->base);
+	return r;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* Careful output shared by the file and passthrough sinks. */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "formats/sink.h"
+
+/* A non-blocking fd (an inherited stdout, say) that is full: wait for room, since blocking
+ * mode promises to slow the container rather than drop. */
+static int wait_writable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+int ctrlog_writev_all(int fd, struct iovec *iov, int n, size_t *ret_written)
+{
+	size_t total = 0;
+	int r = 0;
+
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n > IOV_MAX ? IOV_MAX : n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN && (r = wait_writable(fd)) == 0)
+				continue;
+			r = r ? r : -errno;
+			break;
+		}
+		total += (size_t)w;
+		/* Skip what went out, then adjust the first iovec left for a short write. */
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	if (ret_written)
+		*ret_written = total;
+	return r;
+}
+
+int ctrlog_write_all(int fd, const void *buf, size_t len, size_t *ret_written)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	return ctrlog_writev_all(fd, &iov, 1, ret_written);
+}

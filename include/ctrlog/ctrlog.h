@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CTRLOG_CTRLOG_H
+#define CTRLOG_CTRLOG_H
+
+/*
+ * libctrlog: log capture for container monitors.
+ *
+ * Conventions (the whole API follows them):
+ *  - Functions returning int return 0 (or a count, where documented) on success and a negative
+ *    errno value on failure; ctrlog_strerror() turns it into text.
+ *  - Output parameters are named ret_* and come last; they are left untouched on failure.
+ *  - The library never prints, never exits and never installs signal handlers.
+ *  - A logger is not thread-safe: drive it from one thread (the monitor's loop).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CTRLOG_BUILDING_LIBRARY)
+#define CTRLOG_API __attribute__((visibility("default")))
+#else
+#define CTRLOG_API
+#endif
+
+/* The streams of a container. A pty is logged as CTRLOG_STDOUT. */
+enum ctrlog_stream {
+	CTRLOG_STDOUT = 0,
+	CTRLOG_STDERR = 1,
+};
+#define CTRLOG_N_STREAMS 2
+
+/* Sinks, used as bits in ctrlog_config.drivers; several may be combined. */
+enum ctrlog_driver {
+	CTRLOG_DRIVER_K8S_FILE = 1u << 0,
+	CTRLOG_DRIVER_JOURNALD = 1u << 1,
+	CTRLOG_DRIVER_PASSTHROUGH = 1u << 2,
+	CTRLOG_DRIVER_NONE = 1u << 3,
+};
+
+enum ctrlog_log_mode {
+	CTRLOG_MODE_BLOCKING = 0,  /* a slow sink slows the container; nothing is dropped */
+	CTRLOG_MODE_NON_BLOCKING,  /* bounded buffer; whole records dropped and counted when full */
+};
+
+#define CTRLOG_DEFAULT_MAX_LINE (16u * 1024)
+#define CTRLOG_DEFAULT_IDLE_FLUSH_MS 1000u
+#define CTRLOG_DEFAULT_MAX_SIZE (10u * 1024 * 1024)
+#define CTRLOG_DEFAULT_MAX_FILES 5u
+#define CTRLOG_DEFAULT_ZSTD_LEVEL 1
+#define CTRLOG_COMPRESS_NONE (-1000) /* compress_level value: keep rotated files plain */
+
+/*
+ * Logger configuration. Initialise with ctrlog_config_init(), which sets every default, then set
+ * what you need. Fields are only ever appended; struct_size tells the library which ones the
+ * caller knows about. Strings are copied by ctrlog_logger_new(); the caller keeps ownership.
+ */
+struct ctrlog_config {
+	size_t struct_size;
+	unsigned drivers;        /* CTRLOG_DRIVER_* bits; default CTRLOG_DRIVER_K8S_FILE */
+	const char *log_path;    /* live k8s-file log; required with CTRLOG_DRIVER_K8S_FILE */
+	const char *container_id; /* full ID (1-128 of [A-Za-z0-9_.-]); required for journald */
+	const char *name;        /* container name, or NULL */
+	const char *tag;         /* log tag, or NULL */
+	const char *const *labels; /* n_labels "KEY=VALUE" strings added to journald entries */
+	size_t n_labels;
+	uint32_t max_line;       /* longest record content; longer lines become P records */
+	uint32_t idle_flush_ms;  /* an unfinished line older than this is written as P; 0 = never */
+	uint64_t max_size;       /* rotate before the live file would exceed this; 0 = never */
+	uint32_t max_files;      /* rotated files kept */
+	int compress_level;      /* zstd level for rotated files, or CTRLOG_COMPRESS_NONE */
+	int passthrough_fds[CTRLOG_N_STREAMS]; /* where passthrough writes; default 1 and 2 */
+	enum ctrlog_log_mode mode;
+	uint64_t buffer_size;    /* non-blocking mode: bytes buffered before dropping */
+};
+
+/* Per-stream counters. */
+struct ctrlog_stream_stats {
+	uint64_t bytes_in;        /* bytes read from the stream (or fed) */
+	uint64_t records;         /* records framed (F and P) */
+	uint64_t partial_records; /* of which P records */
+	uint64_t bytes_out;       /* bytes written to the k8s-file sink (formatted), or passthrough */
+};
+
+struct ctrlog_stats {
+	struct ctrlog_stream_stats stream[CTRLOG_N_STREAMS];
+	uint64_t reads;           /* read/splice calls that returned data */
+	uint64_t writes;          /* write/writev calls issued by file sinks */
+	uint64_t write_errors;    /* failed writes (after retries on EINTR/short writes) */
+	uint64_t dropped_bytes;   /* content bytes that could not be written */
+	uint64_t rotations;       /* live file rotations */
+	uint64_t compressed_files;   /* rotated files compressed by the background thread */
+	uint64_t compress_bytes_in;  /* their plain size */
+	uint64_t compress_bytes_out; /* their compressed size */
+	uint64_t compress_cpu_ns;    /* CPU time of the compressor thread */
+	uint64_t compress_errors;
+};
+
+typedef struct ctrlog_logger ctrlog_logger;
+
+/* Sets every field of *cfg to its default. */
+CTRLOG_API void ctrlog_config_init(struct ctrlog_config *cfg);
+
+/*
+ * Creates a logger and opens its sinks. On success *ret_logger owns everything it opened; free it
+ * with ctrlog_logger_free(). Returns -EINVAL for a bad configuration, -ENOTSUP for a driver not
+ * built in, or the error of opening a sink (for example -ENOENT, -EACCES, -ELOOP for a symlink
+ * at the log path).
+ */
+CTRLOG_API int ctrlog_logger_new(const struct ctrlog_config *cfg, ctrlog_logger **ret_logger);
+
+/* Flushes what can be flushed (held partial lines are written as F), closes sinks and every fd
+ * the logger owns, and frees the logger. Accepts NULL. */
+CTRLOG_API void ctrlog_logger_free(ctrlog_logger *logger);
+
+/*
+ * Adds a readable fd (pipe or pty master) carrying the given stream. The logger takes ownership
+ * of fd: it sets O_NONBLOCK and closes it at EOF or in ctrlog_logger_free(), also on failure.
+ * At most one fd per stream. Returns -EEXIST if the stream already has one.
+ */
+CTRLOG_API int ctrlog_logger_add_fd(ctrlog_logger *logger, int fd, enum ctrlog_stream stream);
+
+/*
+ * The one fd a monitor polls (for EPOLLIN/POLLIN): readable when ctrlog_logger_dispatch() has
+ * work, including the idle-flush timer. Owned by the logger; do not close it.
+ */
+CTRLOG_API int ctrlog_logger_get_fd(const ctrlog_logger *logger);
+
+/*
+ * Does all the work that is ready without waiting: reads the streams, frames lines, writes
+ * sinks, fires idle flushes. Returns the number of streams still open (0 once every added fd
+ * has reached EOF), or a negative errno on a failure of the logger itself. Sink write errors are
+ * counted in the stats, not returned.
+ */
+CTRLOG_API int ctrlog_logger_dispatch(ctrlog_logger *logger);
+
+/*
+ * Reads every stream until it would block, even if the monitor is about to stop (for example
+ * after the container exited): nothing already written by the container is left in the pipes.
+ * Returns as ctrlog_logger_dispatch().
+ */
+CTRLOG_API int ctrlog_logger_drain(ctrlog_logger *logger);
+
+/*
+ * Logs bytes the monitor read itself, as if they came from the stream's fd. The logger copies
+ * what it needs; buf stays the caller's. ctrlog_logger_feed_eof() ends the stream (a held
+ * unfinished line is written as F).
+ */
+CTRLOG_API int ctrlog_logger_feed(ctrlog_logger *logger, enum ctrlog_stream stream,
+				  const void *buf, size_t len);
+CTRLOG_API int ctrlog_logger_feed_eof(ctrlog_logger *logger, enum ctrlog_stream stream);
+
+/* Writes held unfinished lines as P records and flushes every sink's buffers. */
+CTRLOG_API int ctrlog_logger_flush(ctrlog_logger *logger);
+
+/* Reopens the live log path, for an external rotator that renamed it (SIGHUP). */
+CTRLOG_API int ctrlog_logger_reopen(ctrlog_logger *logger);
+
+/* Rotates the live file now (SIGUSR1). -ENOTSUP when no sink rotates. */
+CTRLOG_API int ctrlog_logger_rotate(ctrlog_logger *logger);
+
+/* Copies the counters into *ret_stats. */
+CTRLOG_API int ctrlog_logger_get_stats(const ctrlog_logger *logger, struct ctrlog_stats *ret_stats);
+
+/* A static, human-readable message for a negative (or positive) errno value. Never NULL. */
+CTRLOG_API const char *ctrlog_strerror(int err);
+
+/*
+ * Validates a container ID: 1-128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'.
+ * Returns 0 or -EINVAL.
+ */
+CTRLOG_API int ctrlog_id_validate(const char *id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The capture core: streams in an epoll set, large reads, one clock reading per read, framing,
+ * and dispatch of each batch to the sinks. See ARCHITECTURE.md for the data flow.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "formats/sink.h"
+#include "logger/logger-internal.h"
+
+#define MIN_READ_SIZE (64u * 1024)
+#define MAX_READ_SIZE (1u << 20)
+/* Reads per stream per dispatch: enough to keep syscalls per byte low, few enough that a
+ * chatty stdout cannot starve stderr. */
+#define READS_PER_DISPATCH 4
+#define TIMER_TAG CTRLOG_N_STREAMS
+#define MAX_SINKS 4
+
+struct stream {
+	int fd;              /* -1 when absent or at EOF */
+	bool splice;         /* try splice() to the raw sink before falling back to read() */
+	char *buf;
+	size_t cap;
+	size_t held;         /* unfinished line at buf[0..held) */
+	struct timespec held_since;
+	struct ctrlog_framer framer;
+};
+
+struct ctrlog_logger {
+	uint32_t max_line;
+	uint32_t idle_flush_ms;
+	int epfd;
+	int timerfd;
+	bool timer_armed;
+	bool want_records;   /* some sink takes framed records */
+	struct timespec now; /* the clock reading of the batch being dispatched */
+	struct stream streams[CTRLOG_N_STREAMS];
+	struct ctrlog_sink *sinks[MAX_SINKS];
+	size_t n_sinks;
+	struct ctrlog_sink *raw_sink; /* the one sink taking raw bytes (passthrough), or NULL */
+	struct ctrlog_stats stats;
+};
+
+void ctrlog_config_init(struct ctrlog_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->struct_size = sizeof(*cfg);
+	cfg->drivers = CTRLOG_DRIVER_K8S_FILE;
+	cfg->max_line = CTRLOG_DEFAULT_MAX_LINE;
+	cfg->idle_flush_ms = CTRLOG_DEFAULT_IDLE_FLUSH_MS;
+	cfg->max_size = CTRLOG_DEFAULT_MAX_SIZE;
+	cfg->max_files = CTRLOG_DEFAULT_MAX_FILES;
+	cfg->compress_level = CTRLOG_DEFAULT_ZSTD_LEVEL;
+	cfg->passthrough_fds[CTRLOG_STDOUT] = STDOUT_FILENO;
+	cfg->passthrough_fds[CTRLOG_STDERR] = STDERR_FILENO;
+	cfg->mode = CTRLOG_MODE_BLOCKING;
+	cfg->buffer_size = 1u << 20;
+}
+
+static int emit_records(void *ctx, const struct ctrlog_record *records, size_t n)
+{
+	struct ctrlog_logger *l = ctx;
+	struct ctrlog_batch batch = { .time = l->now, .records = records, .n = n };
+
+	for (size_t i = 0; i < n; i++) {
+		struct ctrlog_stream_stats *ss = &l->stats.stream[records[i].stream];
+
+		ss->records++;
+		ss->partial_records += records[i].partial;
+	}
+	/* A failing sink counts its own errors; the others must still get the batch. */
+	for (size_t i = 0; i < l->n_sinks; i++)
+		if (l->sinks[i]->ops->write_batch)
+			(void)l->sinks[i]->ops->write_batch(l->sinks[i], &batch);
+	return 0;
+}
+
+static void clock_now(struct ctrlog_logger *l)
+{
+	clock_gettime(CLOCK_REALTIME, &l->now);
+}
+
+static int64_t ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+static int arm_timer(struct ctrlog_logger *l, int64_t ms)
+{
+	struct itimerspec its = { 0 };
+
+	if (ms < 1)
+		ms = 1;
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (ms % 1000) * 1000000;
+	if (timerfd_settime(l->timerfd, 0, &its, NULL) < 0)
+		return -errno;
+	l->timer_armed = true;
+	return 0;
+}
+
+/* The idle timer runs only while some stream holds an unfinished line, and is set at most once
+ * per interval, so a steady stream of reads costs no timer syscalls. */
+static int arm_idle_timer_if_needed(struct ctrlog_logger *l)
+{
+	int64_t soonest = -1;
+
+	if (l->timer_armed || l->idle_flush_ms == 0 || !l->want_records)
+		return 0;
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+		struct stream *s = &l->streams[i];
+		int64_t left;
+
+		if (s->held == 0)
+			continue;
+		left = (int64_t)l->idle_flush_ms - ms_between(&s->held_since, &l->now);
+		if (left > (int64_t)l->idle_flush_ms)
+			left = l->idle_flush_ms; /* the clock went back */
+		if (soonest < 0 || left < soonest)
+			soonest = left;
+	}
+	return soonest < 0 ? 0 : arm_timer(l, soonest);
+}
+
+static int emit_held(struct stream *s, bool partial)
+{
+	int r;
+
+	if (s->held == 0)
+		return 0;
+	r = ctrlog_framer_emit_rest(&s->framer, s->buf, s->held, partial);
+	s->held = 0;
+	return r;
+}
+
+static int on_idle_timer(struct ctrlog_logger *l)
+{
+	uint64_t expirations;
+
+	if (read(l->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return -errno;
+	l->timer_armed = false;
+	clock_now(l);
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+		struct stream *s = &l->streams[i];
+
+		if (s->held > 0 && ms_between(&s->held_since, &l->now) >= (int64_t)l->idle_flush_ms) {
+			int r = emit_held(s, true);
+
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Everything that follows n new bytes at s->buf[s->held]: counters, raw sinks, framing. */
+static int consume(struct ctrlog_logger *l, struct stream *s, enum ctrlog_stream id, size_t n)
+{
+	size_t held_before = s->held;
+	int emitted;
+
+	l->stats.reads++;
+	l->stats.stream[id].bytes_in += n;
+	clock_now(l);
+	if (l->raw_sink)
+		(void)l->raw_sink->ops->write_raw(l->raw_sink, id, s->buf + s->held, n);
+	if (!l->want_records)
+		return 0;
+	emitted = ctrlog_framer_feed(&s->framer, s->buf, s->held + n, &s->held);
+	if (emitted < 0)
+		return emitted;
+	/* After any record the held tail is made only of bytes from this read; otherwise the
+	 * unfinished line is as old as it was. */
+	if (s->held > 0 && (emitted > 0 || held_before == 0))
+		s->held_since = l->now;
+	return 0;
+}
+
+static void close_stream(struct stream *s)
+{
+	(void)emit_held(s, false);
+	if (s->fd >= 0) {
+		close(s->fd); /* also leaves the epoll set */
+		s->fd = -1;
+	}
+}
+
+/* splice() moves pipe pages to the passthrough output without copying them through user
+ * space; it is used only when no sink needs the bytes framed. */
+static int splice_once(struct ctrlog_logger *l, struct stream *s, enum ctrlog_stream id,
+		       bool *ret_eof)
+{
+	int out = l->raw_sink->ops->splice_fd(l->raw_sink, id);
+	ssize_t n;
+
+	if (out < 0) {
+		s->splice = false;
+		return -EAGAIN;
+	}
+	n = splice(s->fd, NULL, out, NULL, s->cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n > 0) {
+		l->stats.reads++;
+		l->stats.stream[id].bytes_in += (uint64_t)n;
+		l->stats.stream[id].bytes_out += (uint64_t)n;
+		return (int)(n == (ssize_t)s->cap);
+	}
+	if (n == 0) {
+		*ret_eof = true;
+		return 0;
+	}
+	if (errno == EAGAIN || errno == EINTR)
+		return -EAGAIN;
+	/* EINVAL: one side cannot splice (a pty, an O_APPEND file); read() from now on. */
+	s->splice = false;
+	return -EAGAIN;
+}
+
+/*
+ * Reads one stream. Returns 1 if the last read filled the buffer (more is probably waiting),
+ * 0 if the stream is drained for now or ended.
+ */
+static int read_once(struct ctrlog_logger *l, struct stream *s, enum ctrlog_stream id)
+{
+	size_t space = s->cap - s->held;
+	bool eof = false;
+	ssize_t n;
+
+	if (s->splice) {
+		int r = splice_once(l, s, id, &eof);
+
+		if (r >= 0 && !eof)
+			return r;
+		if (!eof && !s->splice)
+			return 1; /* fell back: read at once */
+		if (!eof)
+			return 0;
+		close_stream(s);
+		return 0;
+	}
+	n = read(s->fd, s->buf + s->held, space);
+	if (n > 0) {
+		int r = consume(l, s, id, (size_t)n);
+
+		if (r < 0)
+			return r;
+		return (size_t)n == space;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	/* EOF, or EIO from a pty master whose other side closed, or an error: the stream is
+	 * over either way. */
+	close_stream(s);
+	return 0;
+}
+
+static int service_stream(struct ctrlog_logger *l, enum ctrlog_stream id, int max_reads)
+{
+	struct stream *s = &l->streams[id];
+
+	for (int i = 0; (max_reads < 0 || i < max_reads) && s->fd >= 0; i++) {
+		int r = read_once(l, s, id);
+
+		if (r <= 0)
+			return r;
+	}
+	return 0;
+}
+
+static int open_streams(const struct ctrlog_logger *l)
+{
+	int n = 0;
+
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
+		n += l->streams[i].fd >= 0;
+	return n;
+}
+
+static void flush_sinks(struct ctrlog_logger *l)
+{
+	for (size_t i = 0; i < l->n_sinks; i++)
+		(void)l->sinks[i]->ops->flush(l->sinks[i]);
+}
+
+static int finish_round(struct ctrlog_logger *l)
+{
+	flush_sinks(l);
+	return arm_idle_timer_if_needed(l);
+}
+
+int ctrlog_logger_dispatch(ctrlog_logger *l)
+{
+	struct epoll_event ev[CTRLOG_N_STREAMS + 1];
+	int n, r;
+
+	n = epoll_wait(l->epfd, ev, CTRLOG_N_STREAMS + 1, 0);
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		uint32_t tag = ev[i].data.u32;
+
+		r = tag == TIMER_TAG ? on_idle_timer(l) : service_stream(l, tag, READS_PER_DISPATCH);
+		if (r < 0)
+			return r;
+	}
+	r = finish_round(l);
+	return r < 0 ? r : open_streams(l);
+}
+
+int ctrlog_logger_drain(ctrlog_logger *l)
+{
+	int r;
+
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+		r = service_stream(l, (enum ctrlog_stream)i, -1);
+		if (r < 0)
+			return r;
+	}
+	r = finish_round(l);
+	return r < 0 ? r : open_streams(l);
+}
+
+static int stream_alloc(struct ctrlog_logger *l, struct stream *s, size_t read_size)
+{
+	if (s->buf)
+		return 0;
+	s->cap = l->max_line + read_size;
+	s->buf = malloc(s->cap);
+	return s->buf ? 0 : -ENOMEM;
+}
+
+static size_t read_size_for(int fd)
+{
+	int pipe_size = fcntl(fd, F_GETPIPE_SZ);
+
+	if (pipe_size < (int)MIN_READ_SIZE)
+		return MIN_READ_SIZE;
+	return pipe_size > (int)MAX_READ_SIZE ? MAX_READ_SIZE : (size_t)pipe_size;
+}
+
+int ctrlog_logger_add_fd(ctrlog_logger *l, int fd, enum ctrlog_stream id)
+{
+	struct stream *s;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int flags, r;
+
+	if ((unsigned)id >= CTRLOG_N_STREAMS || fd < 0) {
+		r = -EINVAL;
+		goto fail;
+	}
+	s = &l->streams[id];
+	if (s->fd >= 0) {
+		r = -EEXIST;
+		goto fail;
+	}
+	r = stream_alloc(l, s, read_size_for(fd));
+	if (r < 0)
+		goto fail;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	ev.data.u32 = id;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	s->fd = fd;
+	s->splice = l->raw_sink && !l->want_records && l->raw_sink->ops->splice_fd;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int ctrlog_logger_feed(ctrlog_logger *l, enum ctrlog_stream id, const void *buf, size_t len)
+{
+	const char *p = buf;
+	struct stream *s;
+	int r;
+
+	if ((unsigned)id >= CTRLOG_N_STREAMS || (!buf && len))
+		return -EINVAL;
+	s = &l->streams[id];
+	r = stream_alloc(l, s, MIN_READ_SIZE);
+	if (r < 0)
+		return r;
+	while (len > 0) {
+		size_t n = s->cap - s->held < len ? s->cap - s->held : len;
+
+		memcpy(s->buf + s->held, p, n);
+		r = consume(l, s, id, n);
+		if (r < 0)
+			return r;
+		p += n;
+		len -= n;
+	}
+	return finish_round(l);
+}
+
+int ctrlog_logger_feed_eof(ctrlog_logger *l, enum ctrlog_stream id)
+{
+	if ((unsigned)id >= CTRLOG_N_STREAMS)
+		return -EINVAL;
+	clock_now(l);
+	close_stream(&l->streams[id]);
+	return finish_round(l);
+}
+
+int ctrlog_logger_flush(ctrlog_logger *l)
+{
+	clock_now(l);
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+		int r = emit_held(&l->streams[i], true);
+
+		if (r < 0)
+			return r;
+	}
+	flush_sinks(l);
+	return 0;
+}
+
+enum sink_op { SINK_REOPEN, SINK_ROTATE };
+
+/* Runs reopen or rotate on every sink that has it. Returns the first error, 0 if any sink did
+ * it, or -ENOTSUP when none can. */
+static int for_each_sink(ctrlog_logger *l, enum sink_op which)
+{
+	int result = -ENOTSUP;
+
+	flush_sinks(l);
+	for (size_t i = 0; i < l->n_sinks; i++) {
+		const struct ctrlog_sink_ops *ops = l->sinks[i]->ops;
+		int (*op)(struct ctrlog_sink *) = which == SINK_REOPEN ? ops->reopen : ops->rotate;
+		int r;
+
+		if (!op)
+			continue;
+		r = op(l->sinks[i]);
+		if (result == -ENOTSUP || (r < 0 && result >= 0))
+			result = r;
+	}
+	return result;
+}
+
+int ctrlog_logger_reopen(ctrlog_logger *l)
+{
+	return for_each_sink(l, SINK_REOPEN);
+}
+
+int ctrlog_logger_rotate(ctrlog_logger *l)
+{
+	return for_each_sink(l, SINK_ROTATE);
+}
+
+int ctrlog_logger_get_stats(const ctrlog_logger *l, struct ctrlog_stats *ret_stats)
+{
+	struct ctrlog_stats st;
+
+	if (!l || !ret_stats)
+		return -EINVAL;
+	st = l->stats;
+	for (size_t i = 0; i < l->n_sinks; i++)
+		if (l->sinks[i]->ops->collect_stats)
+			l->sinks[i]->ops->collect_stats(l->sinks[i], &st);
+	*ret_stats = st;
+	return 0;
+}
+
+int ctrlog_logger_get_fd(const ctrlog_logger *l)
+{
+	return l->epfd;
+}
+
+static int add_sink(struct ctrlog_logger *l, struct ctrlog_sink *s)
+{
+	l->sinks[l->n_sinks++] = s;
+	if (s->ops->write_batch)
+		l->want_records = true;
+	if (s->ops->write_raw)
+		l->raw_sink = s;
+	return 0;
+}
+
+static int open_sinks(struct ctrlog_logger *l, const struct ctrlog_config *cfg)
+{
+	static const struct {
+		unsigned driver;
+		int (*open)(const struct ctrlog_config *, struct ctrlog_stats *, struct ctrlog_sink **);
+	} table[] = {
+		{ CTRLOG_DRIVER_K8S_FILE, ctrlog_k8s_file_sink_new },
+		{ CTRLOG_DRIVER_JOURNALD, ctrlog_journald_sink_new },
+		{ CTRLOG_DRIVER_PASSTHROUGH, ctrlog_passthrough_sink_new },
+	};
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		struct ctrlog_sink *s;
+		int r;
+
+		if (!(cfg->drivers & table[i].driver))
+			continue;
+		r = table[i].open(cfg, &l->stats, &s);
+		if (r < 0)
+			return r;
+		add_sink(l, s);
+	}
+	return 0;
+}
+
+static int validate_config(const struct ctrlog_config *cfg)
+{
+	const unsigned known = CTRLOG_DRIVER_K8S_FILE | CTRLOG_DRIVER_JOURNALD |
+			       CTRLOG_DRIVER_PASSTHROUGH | CTRLOG_DRIVER_NONE;
+
+	if (!cfg || cfg->struct_size < offsetof(struct ctrlog_config, buffer_size) + sizeof(uint64_t))
+		return -EINVAL;
+	if (cfg->drivers == 0 || (cfg->drivers & ~known))
+		return -EINVAL;
+	if (cfg->max_line == 0 || cfg->max_line > (64u << 20))
+		return -EINVAL;
+	if ((cfg->drivers & CTRLOG_DRIVER_K8S_FILE) && (!cfg->log_path || !*cfg->log_path))
+		return -EINVAL;
+	if (cfg->container_id && ctrlog_id_validate(cfg->container_id) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+int ctrlog_logger_new(const struct ctrlog_config *cfg, ctrlog_logger **ret_logger)
+{
+	struct ctrlog_logger *l;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TIMER_TAG };
+	int r;
+
+	r = validate_config(cfg);
+	if (r < 0 || !ret_logger)
+		return r < 0 ? r : -EINVAL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->max_line = cfg->max_line;
+	l->idle_flush_ms = cfg->idle_flush_ms;
+	l->timerfd = -1;
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+		l->streams[i].fd = -1;
+		ctrlog_framer_init(&l->streams[i].framer, (uint8_t)i, cfg->max_line, emit_records, l);
+	}
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (l->epfd < 0 || l->timerfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->timerfd, &ev) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = open_sinks(l, cfg);
+	if (r < 0)
+		goto fail;
+	*ret_logger = l;
+	return 0;
+fail:
+	ctrlog_logger_free(l);
+	return r;
+}
+
+void ctrlog_logger_free(ctrlog_logger *l)
+{
+	if (!l)
+		return;
+	clock_now(l);
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
+		close_stream(&l->streams[i]);
+	flush_sinks(l);
+	for (size_t i = 0; i < l->n_sinks; i++)
+		l->sinks[i]->ops->free(l->sinks[i]);
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
+		free(l->streams[i].buf);
+	if (l->timerfd >= 0)
+		close(l->timerfd);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	free(l);
+}

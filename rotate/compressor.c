@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The background compressor. It owns no queue: rotated files are numbered, so "everything from
+ * `next` up to `upto`" is the whole to-do list, and files that retention removed meanwhile are
+ * simply skipped. The writer thread never waits for it beyond a short critical section.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rotate/fileset-internal.h"
+#include "rotate/zstd_seekable.h"
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Compresses <name>.<n> into <name>.<n>.zst through a .zst.tmp file, so a crash never leaves a
+ * truncated .zst behind: after a restart the .tmp is removed and the plain file redone. */
+static int compress_one(struct ctrlog_fileset *fs, uint64_t n)
+{
+	char plain[512], tmp[512], done[512];
+	struct stat st;
+	int in = -1, out = -1, r;
+
+	if (ctrlog_fileset_rotated_name(fs, n, "", plain, sizeof(plain)) < 0 ||
+	    ctrlog_fileset_rotated_name(fs, n, ".zst.tmp", tmp, sizeof(tmp)) < 0 ||
+	    ctrlog_fileset_rotated_name(fs, n, ".zst", done, sizeof(done)) < 0)
+		return -ENAMETOOLONG;
+	in = openat(fs->dirfd, plain, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in < 0)
+		return errno == ENOENT ? 0 : -errno; /* already done, or removed by retention */
+	out = openat(fs->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (out < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = ctrlog_zst_compress_fd(in, out, fs->comp.level, 0);
+	pthread_mutex_lock(&fs->lock);
+	/* Retention may have claimed the file while it was being compressed. */
+	if (r == 0 && n >= fs->oldest) {
+		if (renameat(fs->dirfd, tmp, fs->dirfd, done) < 0)
+			r = -errno;
+		else
+			(void)unlinkat(fs->dirfd, plain, 0);
+	}
+	if (r < 0 || n < fs->oldest)
+		(void)unlinkat(fs->dirfd, tmp, 0);
+	if (r == 0 && fstat(in, &st) == 0) {
+		fs->comp.files++;
+		fs->comp.bytes_in += (uint64_t)st.st_size;
+		if (fstat(out, &st) == 0)
+			fs->comp.bytes_out += (uint64_t)st.st_size;
+	}
+	pthread_mutex_unlock(&fs->lock);
+out:
+	if (out >= 0)
+		close(out);
+	close(in);
+	return r;
+}
+
+static void *compressor_main(void *arg)
+{
+	struct ctrlog_fileset *fs = arg;
+	struct ctrlog_compressor *c = &fs->comp;
+
+	pthread_mutex_lock(&fs->lock);
+	for (;;) {
+		uint64_t n, before;
+		int r;
+
+		while (!c->stop && c->next > c->upto)
+			pthread_cond_wait(&c->wake, &fs->lock);
+		if (c->next > c->upto)
+			break; /* stopping, and nothing is left */
+		n = c->next < fs->oldest ? fs->oldest : c->next;
+		c->next = n + 1;
+		if (n > c->upto)
+			continue;
+		pthread_mutex_unlock(&fs->lock);
+		before = thread_cpu_ns();
+		r = compress_one(fs, n);
+		pthread_mutex_lock(&fs->lock);
+		c->cpu_ns += thread_cpu_ns() - before;
+		if (r < 0) {
+			c->errors++;
+			c->last_error = r;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return NULL;
+}
+
+int ctrlog_compressor_start(struct ctrlog_fileset *fs)
+{
+	sigset_t all, saved;
+	int r;
+
+	if (fs->comp.started)
+		return 0;
+	/* The thread must never take the monitor's signals (it reads them from a signalfd). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	r = -pthread_create(&fs->comp.thread, NULL, compressor_main, fs);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (r == 0)
+		fs->comp.started = true;
+	return r;
+}
+
+void ctrlog_compressor_kick(struct ctrlog_fileset *fs, uint64_t upto)
+{
+	if (upto > fs->comp.upto) {
+		fs->comp.upto = upto;
+		pthread_cond_signal(&fs->comp.wake);
+	}
+}
+
+void ctrlog_compressor_stop(struct ctrlog_fileset *fs)
+{
+	if (!fs->comp.started)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	fs->comp.stop = true;
+	pthread_cond_signal(&fs->comp.wake);
+	pthread_mutex_unlock(&fs->lock);
+	pthread_join(fs->comp.thread, NULL);
+	fs->comp.started = false;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CTRLOG_FILESET_H
+#define CTRLOG_FILESET_H
+
+/*
+ * The set of files behind one k8s-file log: the live file and, once rotation runs, its rotated
+ * and compressed predecessors. Files are opened relative to the log's directory without
+ * following symlinks.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ctrlog_fileset;
+
+struct ctrlog_fileset_config {
+	const char *log_path;
+	uint64_t max_size;   /* 0 = never rotate */
+	uint32_t max_files;
+	int compress_level;  /* CTRLOG_COMPRESS_NONE for plain rotated files */
+};
+
+int ctrlog_fileset_open(const struct ctrlog_fileset_config *cfg, struct ctrlog_fileset **ret);
+void ctrlog_fileset_free(struct ctrlog_fileset *fs);
+
+/* The live file's fd (O_APPEND) and its size as far as this process wrote it. */
+int ctrlog_fileset_fd(const struct ctrlog_fileset *fs);
+uint64_t ctrlog_fileset_size(const struct ctrlog_fileset *fs);
+void ctrlog_fileset_account(struct ctrlog_fileset *fs, uint64_t written);
+
+/* True when writing n more bytes must first rotate (never for an empty live file). */
+bool ctrlog_fileset_must_rotate(const struct ctrlog_fileset *fs, uint64_t n);
+
+/* Renames the live file to <name>.<N+1>, opens a new one, enforces retention and hands older
+ * rotated files to the background compressor. */
+int ctrlog_fileset_rotate(struct ctrlog_fileset *fs);
+int ctrlog_fileset_reopen(struct ctrlog_fileset *fs);
+
+struct ctrlog_fileset_stats {
+	uint64_t compressed_files;
+	uint64_t compress_bytes_in;
+	uint64_t compress_bytes_out;
+	uint64_t compress_cpu_ns;
+	uint64_t compress_errors;
+};
+
+void ctrlog_fileset_get_stats(struct ctrlog_fileset *fs, struct ctrlog_fileset_stats *ret);
+
+#endif
