@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+/* logger/logger.c through the public API: fds and fed bytes in, sinks out, the idle timer,
+ * stats, and configuration errors. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ctrlog/ctrlog.h"
+#include "test-util.h"
+
+#define PREFIX 40 /* "<30-char time> stdout F " */
+
+struct fixture {
+	char *dir;
+	char *log;
+	struct ctrlog_config cfg;
+	ctrlog_logger *logger;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->dir = test_tmpdir();
+	f->log = test_path(f->dir, "ctr.log");
+	ctrlog_config_init(&f->cfg);
+	f->cfg.log_path = f->log;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	ctrlog_logger_free(f->logger);
+	test_rmtree(f->dir);
+	free(f->log);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* The log reduced to "<stream> <tag> <content>" lines, after checking each prefix's shape. */
+static char *log_without_times(const char *path)
+{
+	size_t len, o = 0;
+	char *raw = test_read_file(path, &len), *out = malloc(len + 1);
+
+	assert_non_null(raw);
+	for (size_t i = 0; i < len;) {
+		char *nl = memchr(raw + i, '\n', len - i);
+
+		assert_non_null(nl);
+		assert_true((size_t)(nl - (raw + i)) >= PREFIX);
+		assert_int_equal(raw[i + 29], 'Z');
+		assert_int_equal(raw[i + 19], '.');
+		memcpy(out + o, raw + i + 31, (size_t)(nl - (raw + i)) - 31 + 1);
+		o += (size_t)(nl - (raw + i)) - 31 + 1;
+		i = (size_t)(nl - raw) + 1;
+	}
+	out[o] = '\0';
+	free(raw);
+	return out;
+}
+
+static void assert_log(struct fixture *f, const char *want)
+{
+	char *got = log_without_times(f->log);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void new_logger(struct fixture *f)
+{
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+}
+
+static void test_feed_frames_and_ends_with_f(void **state)
+{
+	struct fixture *f = *state;
+	struct ctrlog_stats st;
+
+	new_logger(f);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "a\nb", 3), 0);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDERR, "err\n", 4), 0);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "c\nd", 3), 0);
+	assert_int_equal(ctrlog_logger_feed_eof(f->logger, CTRLOG_STDOUT), 0);
+	assert_log(f, "stdout F a\nstderr F err\nstdout F bc\nstdout F d\n");
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.stream[0].bytes_in, 6);
+	assert_int_equal(st.stream[0].records, 3);
+	assert_int_equal(st.stream[0].partial_records, 0);
+	assert_int_equal(st.stream[1].records, 1);
+	assert_int_equal(st.stream[0].bytes_out, 3 * (PREFIX + 1) + 4);
+}
+
+/* Input larger than the stream buffer is fed in pieces; max_line still governs. */
+static void test_feed_large_input_long_line(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 300000;
+	char *big = malloc(len + 1);
+	struct ctrlog_stats st;
+
+	f->cfg.max_line = 1000;
+	new_logger(f);
+	memset(big, 'x', len);
+	big[len] = '\n';
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, big, len + 1), 0);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.stream[0].records, 300);
+	assert_int_equal(st.stream[0].partial_records, 299);
+	free(big);
+}
+
+static int dispatch_until(ctrlog_logger *l, int open_wanted, int timeout_ms)
+{
+	struct pollfd p = { .fd = ctrlog_logger_get_fd(l), .events = POLLIN };
+	int open = -1;
+
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		poll(&p, 1, 10);
+		open = ctrlog_logger_dispatch(l);
+		assert_true(open >= 0);
+		if (open == open_wanted)
+			break;
+	}
+	return open;
+}
+
+static void test_pipes_until_eof(void **state)
+{
+	struct fixture *f = *state;
+	int out[2], err[2];
+	char line[64];
+
+	new_logger(f);
+	assert_int_equal(pipe(out), 0);
+	assert_int_equal(pipe(err), 0);
+	assert_int_equal(ctrlog_logger_add_fd(f->logger, out[0], CTRLOG_STDOUT), 0);
+	assert_int_equal(ctrlog_logger_add_fd(f->logger, err[0], CTRLOG_STDERR), 0);
+	assert_int_equal(ctrlog_logger_add_fd(f->logger, dup(out[1]), CTRLOG_STDOUT), -EEXIST);
+	for (int i = 0; i < 1000; i++) {
+		int n = snprintf(line, sizeof(line), "line %d\n", i);
+
+		assert_int_equal(write(out[1], line, (size_t)n), n);
+	}
+	assert_int_equal(write(err[1], "e1\ne2", 5), 5);
+	close(out[1]);
+	close(err[1]);
+	assert_int_equal(dispatch_until(f->logger, 0, 5000), 0);
+	{
+		struct ctrlog_stats st;
+
+		assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+		assert_int_equal(st.stream[0].records, 1000);
+		assert_int_equal(st.stream[1].records, 2); /* e2 ended by EOF */
+		assert_int_equal(st.stream[0].partial_records + st.stream[1].partial_records, 0);
+	}
+}
+
+/* An unfinished line is written as P once it is older than the idle interval, and the rest of
+ * the line follows as its own record. */
+static void test_idle_flush_writes_p(void **state)
+{
+	struct fixture *f = *state;
+	int p[2];
+
+	f->cfg.idle_flush_ms = 50;
+	new_logger(f);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(ctrlog_logger_add_fd(f->logger, p[0], CTRLOG_STDOUT), 0);
+	assert_int_equal(write(p[1], "prompt> ", 8), 8);
+	for (int i = 0; i < 300; i++) {
+		struct ctrlog_stats st;
+
+		dispatch_until(f->logger, -1, 10);
+		ctrlog_logger_get_stats(f->logger, &st);
+		if (st.stream[0].partial_records == 1)
+			break;
+	}
+	assert_log(f, "stdout P prompt> \n");
+	assert_int_equal(write(p[1], "yes\n", 4), 4);
+	close(p[1]);
+	assert_int_equal(dispatch_until(f->logger, 0, 5000), 0);
+	assert_log(f, "stdout P prompt> \nstdout F yes\n");
+}
+
+static void test_flush_writes_held_as_p(void **state)
+{
+	struct fixture *f = *state;
+
+	new_logger(f);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "half", 4), 0);
+	assert_int_equal(ctrlog_logger_flush(f->logger), 0);
+	assert_log(f, "stdout P half\n");
+}
+
+/* passthrough with k8s-file: the raw bytes, unframed, next to the formatted log. */
+static void test_passthrough_with_k8s(void **state)
+{
+	struct fixture *f = *state;
+	char *raw_path = test_path(f->dir, "raw"), *raw;
+	int fd = open(raw_path, O_WRONLY | O_CREAT, 0600);
+	size_t len;
+
+	f->cfg.drivers = CTRLOG_DRIVER_K8S_FILE | CTRLOG_DRIVER_PASSTHROUGH;
+	f->cfg.passthrough_fds[0] = fd;
+	f->cfg.passthrough_fds[1] = fd;
+	new_logger(f);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "a\nb", 3), 0);
+	assert_int_equal(ctrlog_logger_feed_eof(f->logger, CTRLOG_STDOUT), 0);
+	raw = test_read_file(raw_path, &len);
+	assert_int_equal(len, 3);
+	assert_memory_equal(raw, "a\nb", 3);
+	assert_log(f, "stdout F a\nstdout F b\n");
+	free(raw);
+	free(raw_path);
+	close(fd);
+}
+
+/* passthrough alone splices from the pipe: the bytes arrive unchanged. */
+static void test_passthrough_alone_from_pipe(void **state)
+{
+	struct fixture *f = *state;
+	char *raw_path = test_path(f->dir, "raw"), *raw;
+	int fd = open(raw_path, O_WRONLY | O_CREAT, 0600), p[2];
+	struct ctrlog_stats st;
+	size_t len;
+
+	f->cfg.drivers = CTRLOG_DRIVER_PASSTHROUGH;
+	f->cfg.passthrough_fds[0] = fd;
+	f->cfg.passthrough_fds[1] = fd;
+	new_logger(f);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(ctrlog_logger_add_fd(f->logger, p[0], CTRLOG_STDOUT), 0);
+	assert_int_equal(write(p[1], "no framing\nat all", 17), 17);
+	close(p[1]);
+	assert_int_equal(dispatch_until(f->logger, 0, 5000), 0);
+	raw = test_read_file(raw_path, &len);
+	assert_int_equal(len, 17);
+	assert_memory_equal(raw, "no framing\nat all", 17);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.stream[0].bytes_in, 17);
+	assert_int_equal(st.stream[0].bytes_out, 17);
+	free(raw);
+	free(raw_path);
+	close(fd);
+}
+
+static void test_none_drains(void **state)
+{
+	struct fixture *f = *state;
+	struct ctrlog_stats st;
+	int p[2];
+
+	f->cfg.drivers = CTRLOG_DRIVER_NONE;
+	f->cfg.log_path = NULL;
+	new_logger(f);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(ctrlog_logger_add_fd(f->logger, p[0], CTRLOG_STDOUT), 0);
+	assert_int_equal(write(p[1], "dropped\n", 8), 8);
+	close(p[1]);
+	assert_int_equal(dispatch_until(f->logger, 0, 5000), 0);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.stream[0].bytes_in, 8);
+	assert_int_equal(access(f->log, F_OK), -1);
+}
+
+static void test_bad_config_leaves_output_untouched(void **state)
+{
+	struct fixture *f = *state;
+	ctrlog_logger *sentinel = (ctrlog_logger *)0x1;
+	ctrlog_logger *l = sentinel;
+
+	f->cfg.drivers = 0;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &l), -EINVAL);
+	f->cfg.drivers = 1u << 12;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &l), -EINVAL);
+	f->cfg.drivers = CTRLOG_DRIVER_K8S_FILE;
+	f->cfg.log_path = NULL;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &l), -EINVAL);
+	f->cfg.log_path = f->log;
+	f->cfg.container_id = "../x";
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &l), -EINVAL);
+	assert_ptr_equal(l, sentinel);
+}
+
+static void test_symlink_log_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *target = test_path(f->dir, "target");
+	ctrlog_logger *l = NULL;
+
+	assert_int_equal(symlink(target, f->log), 0);
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &l), -ELOOP);
+	assert_null(l);
+	assert_int_equal(access(target, F_OK), -1);
+	free(target);
+}
+
+static void test_log_mode_0640(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	mode_t old = umask(0);
+
+	new_logger(f);
+	umask(old);
+	assert_int_equal(stat(f->log, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+}
+
+static void test_rotate_api(void **state)
+{
+	struct fixture *f = *state;
+	char *rotated = test_path(f->dir, "ctr.log.1");
+	struct ctrlog_stats st;
+
+	f->cfg.compress_level = CTRLOG_COMPRESS_NONE;
+	new_logger(f);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "before\n", 7), 0);
+	assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "after\n", 6), 0);
+	assert_int_equal(access(rotated, F_OK), 0);
+	assert_log(f, "stdout F after\n");
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.rotations, 1);
+	free(rotated);
+}
+
+static void test_strerror(void **state)
+{
+	(void)state;
+	assert_string_equal(ctrlog_strerror(-ENOENT), "No such file or directory");
+	assert_non_null(ctrlog_strerror(-99999));
+}
+
+static void test_id_validate(void **state)
+{
+	char long_id[200];
+
+	(void)state;
+	assert_int_equal(ctrlog_id_validate("abc-DEF_1.2"), 0);
+	assert_int_equal(ctrlog_id_validate(""), -EINVAL);
+	assert_int_equal(ctrlog_id_validate(".hidden"), -EINVAL);
+	assert_int_equal(ctrlog_id_validate("-x"), -EINVAL);
+	assert_int_equal(ctrlog_id_validate("a/b"), -EINVAL);
+	assert_int_equal(ctrlog_id_validate(".."), -EINVAL);
+	memset(long_id, 'a', sizeof(long_id) - 1);
+	long_id[128] = '\0';
+	assert_int_equal(ctrlog_id_validate(long_id), 0);
+	long_id[128] = 'a';
+	long_id[129] = '\0';
+	assert_int_equal(ctrlog_id_validate(long_id), -EINVAL);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_feed_frames_and_ends_with_f),
+		T(test_feed_large_input_long_line),
+		T(test_pipes_until_eof),
+		T(test_idle_flush_writes_p),
+		T(test_flush_writes_held_as_p),
+		T(test_passthrough_with_k8s),
+		T(test_passthrough_alone_from_pipe),
+		T(test_none_drains),
+		T(test_bad_config_leaves_output_untouched),
+		T(test_symlink_log_refused),
+		T(test_log_mode_0640),
+		T(test_rotate_api),
+		cmocka_unit_test(test_strerror),
+		cmocka_unit_test(test_id_validate),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
