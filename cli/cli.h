@@ -31,6 +31,10 @@ int cli_write_file_atomic(int dirfd, const char *name, const char *content, unsi
  * Returns the monitor's PID, 0 when none is running, or a negative errno. */
 int cli_monitor_pid(int ctr_dirfd);
 
+/* Opens <root>/<id> without following a symlink; returns the fd or a negative errno. */
+int cli_open_container_dir(const char *root, const char *id);
+
 int cmd_run(int argc, char **argv);
+int cmd_rotate(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 
 static const char usage[] =
 	"usage: ctrlog run [OPTIONS] [--] COMMAND [ARG...]\n"
+	"       ctrlog rotate [--root DIR] ID\n"
 	"       ctrlog --help\n"
 	"See DESIGN.md for every option.\n";
 
@@ -21,6 +22,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
-	cli_error("unknown command '%s' (expected run)", argv[1]);
+	if (strcmp(argv[1], "rotate") == 0)
+		return cmd_rotate(argc - 1, argv + 1);
+	cli_error("unknown command '%s' (expected run or rotate)", argv[1]);
 	return 1;
 }

@@ -159,3 +159,16 @@ int cli_monitor_pid(int ctr_dirfd)
 		return -errno;
 	return lk.l_type == F_UNLCK ? 0 : (int)lk.l_pid;
 }
+
+int cli_open_container_dir(const char *root, const char *id)
+{
+	int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
+
+	if (rootfd < 0)
+		return -errno;
+	fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		fd = -errno;
+	close(rootfd);
+	return fd;
+}

@@ -67,9 +67,9 @@ static int make_room(struct k8s_sink *k, size_t need)
 {
 	int r = 0;
 
-	if (ctrlog_fileset_must_rotate(k->fs, k->stage_len + need)) {
+	if (ctrlog_fileset_must_rotate(k->fs, k->stage_len, need)) {
 		r = k8s_flush(&k->base);
-		if (ctrlog_fileset_must_rotate(k->fs, need) && ctrlog_fileset_rotate(k->fs) == 0)
+		if (ctrlog_fileset_must_rotate(k->fs, 0, need) && ctrlog_fileset_rotate(k->fs) == 0)
 			k->base.stats->rotations++;
 	}
 	if (k->stage_len + need > STAGE_SIZE)

@@ -75,7 +75,7 @@ static int open_live(struct ctrlog_fileset *fs)
 {
 	struct stat st;
 	int fd = openat(fs->dirfd, fs->name,
-			O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+			O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
 	int r;
 
 	if (fd < 0)
@@ -89,6 +89,39 @@ static int open_live(struct ctrlog_fileset *fs)
 		close(fs->fd);
 	fs->fd = fd;
 	fs->size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/*
+ * A monitor killed in the middle of a write() can leave a torn record at the end of the live
+ * file. Its missing bytes died with that monitor; cutting the piece off keeps every record in
+ * the file whole for readers and for the records appended after it.
+ */
+static int cut_torn_tail(struct ctrlog_fileset *fs)
+{
+	char buf[4096];
+	uint64_t end = fs->size;
+
+	while (end > 0) {
+		size_t n = end < sizeof(buf) ? (size_t)end : sizeof(buf);
+		ssize_t got = pread(fs->fd, buf, n, (off_t)(end - n));
+
+		if (got != (ssize_t)n)
+			return got < 0 ? -errno : -EIO;
+		if (end == fs->size && buf[n - 1] == '\n')
+			return 0;
+		for (size_t i = n; i > 0; i--) {
+			if (buf[i - 1] == '\n') {
+				end = end - n + i;
+				goto cut;
+			}
+		}
+		end -= n;
+	}
+cut:
+	if (ftruncate(fs->fd, (off_t)end) < 0)
+		return -errno;
+	fs->size = end;
 	return 0;
 }
 
@@ -276,6 +309,8 @@ int ctrlog_fileset_open(const struct ctrlog_fileset_config *cfg, struct ctrlog_f
 		goto fail;
 	}
 	r = open_live(fs);
+	if (r == 0)
+		r = cut_torn_tail(fs);
 	if (r < 0)
 		goto fail;
 	r = recover(fs);
@@ -323,9 +358,11 @@ void ctrlog_fileset_account(struct ctrlog_fileset *fs, uint64_t written)
 	fs->size += written;
 }
 
-bool ctrlog_fileset_must_rotate(const struct ctrlog_fileset *fs, uint64_t n)
+bool ctrlog_fileset_must_rotate(const struct ctrlog_fileset *fs, uint64_t pending, uint64_t n)
 {
-	return fs->max_size > 0 && fs->size > 0 && fs->size + n > fs->max_size;
+	uint64_t before = fs->size + pending;
+
+	return fs->max_size > 0 && before > 0 && before + n > fs->max_size;
 }
 
 int ctrlog_fileset_reopen(struct ctrlog_fileset *fs)

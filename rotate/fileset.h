@@ -28,8 +28,10 @@ int ctrlog_fileset_fd(const struct ctrlog_fileset *fs);
 uint64_t ctrlog_fileset_size(const struct ctrlog_fileset *fs);
 void ctrlog_fileset_account(struct ctrlog_fileset *fs, uint64_t written);
 
-/* True when writing n more bytes must first rotate (never for an empty live file). */
-bool ctrlog_fileset_must_rotate(const struct ctrlog_fileset *fs, uint64_t n);
+/* True when a record of n bytes, written after `pending` bytes the caller still buffers, would
+ * push the live file past max_size: rotate first (after writing out what is pending). Never
+ * true for a record that would be alone in the file. */
+bool ctrlog_fileset_must_rotate(const struct ctrlog_fileset *fs, uint64_t pending, uint64_t n);
 
 /* Renames the live file to <name>.<N+1>, opens a new one, enforces retention and hands older
  * rotated files to the background compressor. */

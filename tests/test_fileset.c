@@ -149,6 +149,24 @@ static void test_rotation_retention_and_bounds(void **state)
 	assert_int_equal(check_contiguous(f, 47, 49, 999), 3 * 20 + 20);
 }
 
+/* Many records in one round (staged before one write) still rotate at the limit, also into a
+ * freshly rotated, empty live file. */
+static void test_rotation_within_one_round(void **state)
+{
+	struct fixture *f = *state;
+	char *buf = malloc(1000 * 9 + 1);
+	size_t len = 0;
+
+	f->cfg.max_size = 1000;
+	f->cfg.max_files = 100;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	for (int i = 0; i < 1000; i++)
+		len += (size_t)sprintf(buf + len, "n=%06d\n", i);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, buf, len), 0);
+	assert_int_equal(check_contiguous(f, 1, 49, 999), 1000);
+	free(buf);
+}
+
 /* A single record larger than max_size goes alone into its own file; no record spans two. */
 static void test_oversized_record_alone(void **state)
 {
@@ -254,7 +272,9 @@ static void test_recovery(void **state)
 	make_file(f, "ctr.log.3", "2026-11-27T09:43:42.000000000Z stdout F n=000003\n");
 	make_file(f, "ctr.log.3.zst.tmp", "torn");
 	make_file(f, "ctr.log.4", "2026-11-27T09:43:42.000000000Z stdout F n=000004\n");
-	make_file(f, "ctr.log", "2026-11-27T09:43:42.000000000Z stdout F n=000005\n");
+	/* The live file ends with a record torn by the kill. */
+	make_file(f, "ctr.log", "2026-11-27T09:43:42.000000000Z stdout F n=000005\n"
+				"2026-11-27T09:43:42.000000000Z stdout F n=0");
 	make_file(f, "unrelated.1", "x");
 	f->cfg.compress_level = 1;
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
@@ -272,7 +292,9 @@ static void test_recovery(void **state)
 	assert_false(exists(f, "ctr.log.3"));
 	assert_true(exists(f, "ctr.log.4"));       /* the newest stays plain */
 	assert_true(exists(f, "unrelated.1"));
-	assert_int_equal(size_of(f, "ctr.log"), 2 * RECORD); /* appended, never truncated */
+	/* The torn piece is cut, the rest appended to, never truncated. */
+	assert_int_equal(size_of(f, "ctr.log"), 2 * RECORD);
+	assert_int_equal(check_contiguous(f, 5, 4, 6), 2);
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
 	assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
 	assert_true(exists(f, "ctr.log.5"));
@@ -283,6 +305,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_rotation_retention_and_bounds),
+		T(test_rotation_within_one_round),
 		T(test_oversized_record_alone),
 		T(test_max_size_zero_never_rotates),
 		T(test_numbering_survives_restart),
