@@ -58,6 +58,7 @@ struct monitor {
 	int child_status; /* the exit status ctrlog run reports */
 	bool child_done;
 	int detach_fd;    /* write end of the pipe to the waiting parent, or -1 */
+	uint64_t reported_errors; /* write-error episodes already reported on stderr */
 	sigset_t saved_mask;
 };
 
@@ -606,6 +607,24 @@ static int watched_signals(sigset_t *set)
 	return 0;
 }
 
+/* Says once per error episode which sink failed and why: a full disk must not turn into a
+ * line of ctrlog's own per failed write. */
+static void report_write_errors(struct monitor *m)
+{
+	struct ctrlog_stats st;
+
+	if (ctrlog_logger_get_stats(m->logger, &st) < 0 || st.write_errors == m->reported_errors)
+		return;
+	m->reported_errors = st.write_errors;
+	if (st.last_write_error_driver == CTRLOG_DRIVER_JOURNALD)
+		cli_error("sending to journald failed: %s; lost lines are counted and sending is retried",
+			  ctrlog_strerror(st.last_write_error));
+	else
+		cli_error("writing '%s' failed: %s; lost lines are counted, a marker record notes them once writing works again",
+			  st.last_write_error_driver == CTRLOG_DRIVER_PASSTHROUGH ? "stdout/stderr" : m->log_path,
+			  ctrlog_strerror(st.last_write_error));
+}
+
 enum { TAG_LOGGER, TAG_SIGNAL };
 
 static int add_watch(int ep, int fd, uint32_t tag)
@@ -643,6 +662,7 @@ static int monitor_loop(struct monitor *m, int sfd)
 
 				if (open < 0)
 					r = open;
+				report_write_errors(m);
 			}
 		}
 	}

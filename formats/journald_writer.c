@@ -12,8 +12,12 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+/* Without this, sd_journal_sendv() is a macro adding CODE_FILE, CODE_LINE and CODE_FUNC of this
+ * file to every container entry: noise (and a source path) that Docker and conmon do not write. */
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
 #include "formats/sink.h"
@@ -22,10 +26,13 @@
 #define MAX_FIXED 6 /* CONTAINER_ID, _FULL, _NAME, _TAG, SYSLOG_IDENTIFIER, spare */
 #define MESSAGE_KEY "MESSAGE="
 
+#define PARTIAL_ID_KEY "CONTAINER_PARTIAL_ID="
+#define PARTIAL_ID_HEX 64 /* like Docker's: 64 hex digits */
+
 struct partial_state {
 	bool open;          /* a split line is in progress on this stream */
-	unsigned ordinal;
-	char id_field[64];  /* CONTAINER_PARTIAL_ID=<hex> */
+	unsigned ordinal;   /* of the last piece sent; Docker's count from 1 */
+	char id_field[sizeof(PARTIAL_ID_KEY) + PARTIAL_ID_HEX]; /* CONTAINER_PARTIAL_ID=<hex> */
 };
 
 struct journald_sink {
@@ -38,7 +45,7 @@ struct journald_sink {
 	size_t n_iov_fixed;
 	char *message;      /* "MESSAGE=" + content */
 	size_t message_cap;
-	uint64_t partial_seed;
+	uint64_t partial_seed[3];
 	uint64_t partial_counter;
 	struct partial_state partial[CTRLOG_N_STREAMS];
 };
@@ -53,12 +60,13 @@ static int add_fixed(struct journald_sink *j, const char *key, const char *value
 	return 0;
 }
 
-/* Split lines need an ID per line; it is derived from a random seed and a counter so that no
- * syscall happens per line. */
+/* Split lines need an ID per line, unique across containers and restarts: 192 random bits drawn
+ * once and a counter, so that no syscall happens per line. */
 static void new_partial_id(struct journald_sink *j, struct partial_state *p)
 {
-	snprintf(p->id_field, sizeof(p->id_field), "CONTAINER_PARTIAL_ID=%016llx%016llx",
-		 (unsigned long long)j->partial_seed, (unsigned long long)++j->partial_counter);
+	snprintf(p->id_field, sizeof(p->id_field), PARTIAL_ID_KEY "%016llx%016llx%016llx%016llx",
+		 (unsigned long long)j->partial_seed[0], (unsigned long long)j->partial_seed[1],
+		 (unsigned long long)j->partial_seed[2], (unsigned long long)++j->partial_counter);
 	p->ordinal = 0;
 	p->open = true;
 }
@@ -80,7 +88,7 @@ static int send_record(struct journald_sink *j, const struct ctrlog_record *rec)
 	if (p->open) {
 		if (rec->partial)
 			iov[n++] = (struct iovec){ "CONTAINER_PARTIAL_MESSAGE=true", 30 };
-		iov[n++] = (struct iovec){ p->id_field, strlen(p->id_field) };
+		iov[n++] = (struct iovec){ p->id_field, sizeof(p->id_field) - 1 };
 		iov[n].iov_base = ordinal;
 		iov[n++].iov_len = (size_t)snprintf(ordinal, sizeof(ordinal),
 						    "CONTAINER_PARTIAL_ORDINAL=%u", ++p->ordinal);
@@ -106,8 +114,13 @@ static int jd_write_batch(struct ctrlog_sink *base, const struct ctrlog_batch *b
 	for (size_t i = 0; i < b->n; i++) {
 		int r;
 
-		if (b->records[i].len > j->message_cap)
-			continue; /* cannot happen: records never exceed max_line */
+		if (b->records[i].len > j->message_cap) {
+			/* cannot happen: records never exceed max_line */
+			j->base.stats->write_errors++;
+			j->base.stats->dropped_bytes += b->records[i].len;
+			result = -EMSGSIZE;
+			continue;
+		}
 		r = send_record(j, &b->records[i]);
 		if (r < 0)
 			result = r;
@@ -225,8 +238,15 @@ int ctrlog_journald_sink_new(const struct ctrlog_config *cfg, struct ctrlog_stat
 		j->iov[n++] = (struct iovec){ j->labels[i], strlen(j->labels[i]) };
 	}
 	j->n_iov_fixed = n;
-	if (getrandom(&j->partial_seed, sizeof(j->partial_seed), GRND_NONBLOCK) < 0)
-		j->partial_seed = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)j;
+	if (getrandom(j->partial_seed, sizeof(j->partial_seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(j->partial_seed)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		j->partial_seed[0] = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)j;
+		j->partial_seed[1] = (uint64_t)ts.tv_sec << 30 ^ (uint64_t)ts.tv_nsec;
+		j->partial_seed[2] = ~j->partial_seed[0] * 0x9e3779b97f4a7c15ull ^ j->partial_seed[1];
+	}
 	*ret = &j->base;
 	return 0;
 fail:

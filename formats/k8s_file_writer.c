@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "formats/k8s-file.h"
 #include "formats/sink.h"
@@ -14,37 +16,147 @@
 
 #define STAGE_SIZE (2u << 20)
 
+/* Back-off between attempts to write again after a write error (ENOSPC, EIO, EDQUOT). */
+#define RETRY_MIN_MS 50
+#define RETRY_MAX_MS 2000
+
 struct k8s_sink {
 	struct ctrlog_sink base;
 	struct ctrlog_fileset *fs;
 	char *stage;
 	size_t stage_len;
-	/* Per-stream byte counts of what is staged, moved to the stats once written. */
-	uint64_t staged_per_stream[CTRLOG_N_STREAMS];
+	struct timespec now; /* time of the latest batch */
 	struct timespec prefix_time;
 	bool prefix_valid;
 	char prefix[CTRLOG_N_STREAMS][2][CTRLOG_K8S_PREFIX_LEN];
+	/* A write-error episode: what it lost, and when to try again. */
+	int error;
+	uint64_t lost_bytes;
+	uint64_t lost_records;
+	uint32_t backoff_ms;
+	struct timespec retry_at;
 };
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Counts the records in formatted output: per stream into the stats when `written`, else into
+ * the episode's losses. The stream is told by the prefix ("stdout" vs "stderr"). */
+static void account_records(struct k8s_sink *k, const char *out, size_t len, bool written)
+{
+	const char *end = out + len;
+
+	while (out < end) {
+		const char *nl = memchr(out, '\n', (size_t)(end - out));
+		size_t rec = (size_t)(nl - out) + 1;
+
+		if (written) {
+			int stream = out[CTRLOG_K8S_TIME_LEN + 4] == 'e' ? CTRLOG_STDERR : CTRLOG_STDOUT;
+
+			k->base.stats->stream[stream].bytes_out += rec;
+		} else {
+			k->lost_records++;
+			k->lost_bytes += rec - CTRLOG_K8S_PREFIX_LEN - 1;
+			k->base.stats->dropped_bytes += rec - CTRLOG_K8S_PREFIX_LEN - 1;
+		}
+		out = nl + 1;
+	}
+}
+
+static void start_episode(struct k8s_sink *k, int error)
+{
+	uint32_t ms;
+
+	if (!k->error) {
+		k->base.stats->write_errors++;
+		k->backoff_ms = RETRY_MIN_MS;
+	} else if (k->backoff_ms < RETRY_MAX_MS) {
+		k->backoff_ms *= 2;
+	}
+	k->error = error;
+	k->base.stats->last_write_error = error;
+	k->base.stats->last_write_error_driver = CTRLOG_DRIVER_K8S_FILE;
+	ms = k->backoff_ms;
+	k->retry_at = k->now;
+	k->retry_at.tv_sec += ms / 1000;
+	k->retry_at.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (k->retry_at.tv_nsec >= 1000000000) {
+		k->retry_at.tv_sec++;
+		k->retry_at.tv_nsec -= 1000000000;
+	}
+}
+
+/*
+ * Writes formatted records. On failure the file is cut back to the last whole record, so a
+ * reader never meets a torn one, and what did not make it is counted as lost.
+ */
+static int write_records(struct k8s_sink *k, const char *out, size_t len)
+{
+	uint64_t size_before = ctrlog_fileset_size(k->fs);
+	size_t written = 0, whole;
+	int fd = ctrlog_fileset_fd(k->fs);
+	int r = ctrlog_write_all(fd, out, len, &written);
+
+	k->base.stats->writes++;
+	if (r == 0) {
+		ctrlog_fileset_account(k->fs, len);
+		account_records(k, out, len, true);
+		return 0;
+	}
+	whole = written;
+	while (whole > 0 && out[whole - 1] != '\n')
+		whole--;
+	if (whole < written && ftruncate(fd, (off_t)(size_before + whole)) < 0)
+		whole = written; /* cannot cut: keep the torn piece rather than lose track */
+	ctrlog_fileset_account(k->fs, whole);
+	account_records(k, out, whole, true);
+	if (whole < len)
+		account_records(k, out + whole, len - whole, false);
+	start_episode(k, r);
+	return r;
+}
+
+/* The one record that ends an episode, before anything else is written. */
+static int write_marker(struct k8s_sink *k)
+{
+	char line[CTRLOG_K8S_PREFIX_LEN + 200];
+	int n;
+
+	ctrlog_k8s_format_prefix(&k->now, CTRLOG_STDERR, 0, line);
+	n = snprintf(line + CTRLOG_K8S_PREFIX_LEN, sizeof(line) - CTRLOG_K8S_PREFIX_LEN,
+		     "[ctrlog] %llu bytes in %llu lines were lost: writing the log failed: %s\n",
+		     (unsigned long long)k->lost_bytes, (unsigned long long)k->lost_records,
+		     ctrlog_strerror(k->error));
+	return write_records(k, line, CTRLOG_K8S_PREFIX_LEN + (size_t)n);
+}
 
 static int k8s_flush(struct ctrlog_sink *base)
 {
 	struct k8s_sink *k = (struct k8s_sink *)base;
-	size_t written = 0;
-	int r;
+	int r = 0;
 
-	if (k->stage_len == 0)
-		return 0;
-	r = ctrlog_write_all(ctrlog_fileset_fd(k->fs), k->stage, k->stage_len, &written);
-	ctrlog_fileset_account(k->fs, written);
-	base->stats->writes++;
-	if (r < 0) {
-		base->stats->write_errors++;
-		base->stats->dropped_bytes += k->stage_len - written;
+	if (k->error) {
+		/* Until the back-off has passed, output is dropped (and counted), not kept:
+		 * memory stays bounded however long the disk stays full. */
+		if (before(&k->now, &k->retry_at)) {
+			account_records(k, k->stage, k->stage_len, false);
+			k->stage_len = 0;
+			return k->error;
+		}
+		r = write_marker(k);
+		if (r == 0) {
+			k->error = 0;
+			k->lost_bytes = k->lost_records = 0;
+		} else {
+			account_records(k, k->stage, k->stage_len, false);
+			k->stage_len = 0;
+			return r;
+		}
 	}
-	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
-		base->stats->stream[i].bytes_out += k->staged_per_stream[i];
-		k->staged_per_stream[i] = 0;
-	}
+	if (k->stage_len > 0)
+		r = write_records(k, k->stage, k->stage_len);
 	k->stage_len = 0;
 	return r;
 }
@@ -77,24 +189,25 @@ static int make_room(struct k8s_sink *k, size_t need)
 	return r;
 }
 
-/* A record larger than the staging buffer goes out directly, without a copy. */
+/* A record larger than the staging buffer is formatted into a buffer of its own; this happens
+ * only with a max line size above the 2 MiB stage. */
 static int write_direct(struct k8s_sink *k, const char *prefix, const struct ctrlog_record *rec)
 {
-	struct iovec iov[3] = {
-		{ .iov_base = (void *)prefix, .iov_len = CTRLOG_K8S_PREFIX_LEN },
-		{ .iov_base = (void *)rec->data, .iov_len = rec->len },
-		{ .iov_base = "\n", .iov_len = 1 },
-	};
-	size_t total = CTRLOG_K8S_PREFIX_LEN + rec->len + 1, written = 0;
-	int r = ctrlog_writev_all(ctrlog_fileset_fd(k->fs), iov, 3, &written);
+	size_t total = CTRLOG_K8S_PREFIX_LEN + rec->len + 1;
+	char *out = malloc(total);
+	int r;
 
-	ctrlog_fileset_account(k->fs, written);
-	k->base.stats->writes++;
-	if (r < 0) {
-		k->base.stats->write_errors++;
-		k->base.stats->dropped_bytes += total - written;
+	if (!out) {
+		k->lost_records++;
+		k->lost_bytes += rec->len;
+		k->base.stats->dropped_bytes += rec->len;
+		return -ENOMEM;
 	}
-	k->base.stats->stream[rec->stream].bytes_out += written;
+	memcpy(out, prefix, CTRLOG_K8S_PREFIX_LEN);
+	memcpy(out + CTRLOG_K8S_PREFIX_LEN, rec->data, rec->len);
+	out[total - 1] = '\n';
+	r = write_records(k, out, total);
+	free(out);
 	return r;
 }
 
@@ -103,6 +216,7 @@ static int k8s_write_batch(struct ctrlog_sink *base, const struct ctrlog_batch *
 	struct k8s_sink *k = (struct k8s_sink *)base;
 	int result = 0;
 
+	k->now = b->time;
 	refresh_prefixes(k, &b->time);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct ctrlog_record *rec = &b->records[i];
@@ -119,7 +233,6 @@ static int k8s_write_batch(struct ctrlog_sink *base, const struct ctrlog_batch *
 			memcpy(out + CTRLOG_K8S_PREFIX_LEN, rec->data, rec->len);
 			out[need - 1] = '\n';
 			k->stage_len += need;
-			k->staged_per_stream[rec->stream] += need;
 		}
 		if (r < 0)
 			result = r;

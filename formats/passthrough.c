@@ -12,6 +12,7 @@
 struct passthrough_sink {
 	struct ctrlog_sink base;
 	int fds[CTRLOG_N_STREAMS];
+	bool failing; /* in a write-error episode (counted once, not per write) */
 };
 
 static int pt_write_raw(struct ctrlog_sink *base, enum ctrlog_stream stream, const char *data,
@@ -23,8 +24,13 @@ static int pt_write_raw(struct ctrlog_sink *base, enum ctrlog_stream stream, con
 
 	base->stats->writes++;
 	base->stats->stream[stream].bytes_out += written;
+	if (r == 0)
+		p->failing = false;
 	if (r < 0) {
-		base->stats->write_errors++;
+		base->stats->write_errors += !p->failing;
+		p->failing = true;
+		base->stats->last_write_error = r;
+		base->stats->last_write_error_driver = CTRLOG_DRIVER_PASSTHROUGH;
 		base->stats->dropped_bytes += len - written;
 	}
 	return r;

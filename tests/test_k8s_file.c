@@ -140,6 +140,8 @@ static void test_prefix(void **state)
 
 /* --- the writer ---------------------------------------------------------------------------- */
 
+static time_t batch_sec = 1795772622;
+
 struct fixture {
 	char *dir;
 	char *log;
@@ -159,6 +161,7 @@ static int setup(void **state)
 	cfg.max_size = 0;
 	assert_int_equal(ctrlog_k8s_file_sink_new(&cfg, &f->stats, &f->sink), 0);
 	set_injection(NULL, 0);
+	batch_sec = 1795772622;
 	*state = f;
 	return 0;
 }
@@ -179,7 +182,7 @@ static int teardown(void **state)
 static void write_lines(struct fixture *f, const char *const *lines, size_t n, bool partial_last)
 {
 	struct ctrlog_record recs[16];
-	struct ctrlog_batch b = { .time = { .tv_sec = 1795772622, .tv_nsec = 7 }, .records = recs,
+	struct ctrlog_batch b = { .time = { .tv_sec = batch_sec, .tv_nsec = 7 }, .records = recs,
 				  .n = n };
 
 	for (size_t i = 0; i < n; i++)
@@ -265,21 +268,40 @@ static void test_writer_batches_and_appends(void **state)
 	assert_log(f, twice);
 }
 
-/* A write error is counted with the bytes it lost, and the next round writes again. */
-static void test_writer_counts_errors(void **state)
+/* A write error starts an episode: what is lost is counted, nothing torn stays in the file,
+ * and the first write after the back-off is a marker record saying how much was lost. */
+static void test_writer_error_episode(void **state)
 {
 	struct fixture *f = *state;
 	const char *lines[] = { "one", "two", "three" };
-	const int actions[] = { -2 };
+	const int actions[] = { 50, -2 }; /* 50 bytes go out (one record and a torn piece), EIO */
+	const char *want =
+		"2026-11-27T09:43:42.000000007Z stdout F one\n"
+		"2026-11-27T09:43:42.000000007Z stdout F one\n"
+		"2026-11-27T09:43:43.000000007Z stderr F [ctrlog] 19 bytes in 5 lines were lost: "
+		"writing the log failed: Input/output error\n"
+		"2026-11-27T09:43:43.000000007Z stdout F one\n"
+		"2026-11-27T09:43:43.000000007Z stderr F two\n"
+		"2026-11-27T09:43:43.000000007Z stdout P three\n";
 
-	set_injection(actions, 1);
+	write_lines(f, lines, 1, false);
+	assert_int_equal(f->sink->ops->flush(f->sink), 0);
+	set_injection(actions, 2);
 	write_lines(f, lines, 3, true);
 	assert_int_equal(f->sink->ops->flush(f->sink), -EIO);
 	assert_int_equal(f->stats.write_errors, 1);
-	assert_int_equal(f->stats.dropped_bytes, strlen(expected_three));
+	assert_int_equal(f->stats.last_write_error, -EIO);
+	assert_int_equal(f->stats.dropped_bytes, 3 + 5);
+	/* Within the back-off, output is dropped and counted, not kept. */
+	write_lines(f, lines, 3, true);
+	assert_int_equal(f->sink->ops->flush(f->sink), -EIO);
+	assert_int_equal(f->stats.dropped_bytes, 3 + 5 + 11);
+	/* A second later writing works again. */
+	batch_sec++;
 	write_lines(f, lines, 3, true);
 	assert_int_equal(f->sink->ops->flush(f->sink), 0);
-	assert_log(f, expected_three);
+	assert_int_equal(f->stats.write_errors, 1);
+	assert_log(f, want);
 }
 
 int main(void)
@@ -292,7 +314,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_eintr_and_short_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_batches_and_appends, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_writer_counts_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_error_episode, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

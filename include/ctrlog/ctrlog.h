@@ -90,14 +90,17 @@ struct ctrlog_stats {
 	struct ctrlog_stream_stats stream[CTRLOG_N_STREAMS];
 	uint64_t reads;           /* read/splice calls that returned data */
 	uint64_t writes;          /* write/writev calls issued by file sinks */
-	uint64_t write_errors;    /* failed writes (after retries on EINTR/short writes) */
-	uint64_t dropped_bytes;   /* content bytes that could not be written */
+	uint64_t write_errors;    /* write-error episodes: a failure after a success (EINTR and short
+				   * writes are retried, not counted) */
+	uint64_t dropped_bytes;   /* content bytes lost: unwritable, or dropped in non-blocking mode */
 	uint64_t rotations;       /* live file rotations */
 	uint64_t compressed_files;   /* rotated files compressed by the background thread */
 	uint64_t compress_bytes_in;  /* their plain size */
 	uint64_t compress_bytes_out; /* their compressed size */
 	uint64_t compress_cpu_ns;    /* CPU time of the compressor thread */
 	uint64_t compress_errors;
+	int32_t last_write_error;    /* negative errno of the latest failed write, 0 if none */
+	uint32_t last_write_error_driver; /* the CTRLOG_DRIVER_* sink it happened in */
 };
 
 typedef struct ctrlog_logger ctrlog_logger;
