@@ -2,8 +2,11 @@
 #ifndef CTRLOG_CLI_H
 #define CTRLOG_CLI_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 /* Exit statuses of `ctrlog run` for its own failures (DESIGN.md). */
 #define EXIT_CTRLOG_FAILED 125
@@ -34,7 +37,54 @@ int cli_monitor_pid(int ctr_dirfd);
 /* Opens <root>/<id> without following a symlink; returns the fd or a negative errno. */
 int cli_open_container_dir(const char *root, const char *id);
 
+/* --- running under systemd (systemd.c) --- */
+
+/* Where sd_notify messages go: the address from $NOTIFY_SOCKET; addr_len 0 when unset (then
+ * every notification is a no-op). A zeroed struct is a valid, disabled one. */
+struct cli_notify {
+	struct sockaddr_un addr;
+	socklen_t addr_len;
+};
+
+/* Reads $NOTIFY_SOCKET into n and removes it from the environment, so that the command does
+ * not inherit it. Call before forking anything. */
+void cli_notify_init(struct cli_notify *n);
+
+/* Sends state ("READY=1", "STOPPING=1", "MAINPID=<pid>", newline-separated) as one datagram.
+ * Returns 0 (also when no socket was given) or a negative errno. */
+int cli_notify(const struct cli_notify *n, const char *state);
+
+/* Once the command runs: READY=1, with MAINPID=<our PID> when we detached (we are then not the
+ * process the service manager started). Returns like cli_notify(). */
+int cli_notify_ready(const struct cli_notify *n, bool detached);
+
+/* --cgroups split. A zeroed struct is inactive. */
+struct cli_cgroup {
+	bool active;          /* the split is in place: the child must call enter_container */
+	int dirfd;            /* the cgroup the monitor started in */
+	int procs_fd;         /* <dir>/container/cgroup.procs, written by the child */
+	char dir[PATH_MAX];
+};
+
+/* Creates supervisor/ and container/ under the calling process's cgroup v2 directory (found
+ * through /proc/self/cgroup and /proc/self/mountinfo) and moves the caller into supervisor/.
+ * Prints one line and returns a negative errno on failure (-ENOENT: no cgroup v2); nothing is
+ * left behind then. */
+int cli_cgroup_split(struct cli_cgroup *cg);
+
+/* In the child between fork and exec (async-signal-safe): moves it into container/. Returns 0
+ * or a negative errno. */
+int cli_cgroup_enter_container(const struct cli_cgroup *cg);
+
+/* Once the command has exited and the log is drained: removes container/ when empty, moves the
+ * caller back to the cgroup it started in and removes supervisor/. Prints a line for what it
+ * has to leave behind. Does nothing for an inactive struct. */
+void cli_cgroup_remove(struct cli_cgroup *cg);
+
 int cmd_run(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_follow(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ struct run_opts {
 	bool tty;
 	bool detach;
 	bool stats;
+	bool cgroups_split;
 	char **command;
 };
 
@@ -60,12 +62,15 @@ struct monitor {
 	int detach_fd;    /* write end of the pipe to the waiting parent, or -1 */
 	uint64_t reported_errors; /* write-error episodes already reported on stderr */
 	sigset_t saved_mask;
+	struct cli_notify notify; /* $NOTIFY_SOCKET, taken out of the environment */
+	struct cli_cgroup cg;     /* --cgroups split */
+	bool stopping;            /* STOPPING=1 sent */
 };
 
 enum {
 	OPT_ID = 256, OPT_NAME, OPT_ROOT, OPT_DRIVER, OPT_PATH, OPT_MAX_SIZE, OPT_MAX_FILES,
 	OPT_COMPRESS, OPT_MAX_LINE, OPT_MODE, OPT_BUFFER, OPT_TAG, OPT_LABEL, OPT_TTY, OPT_DETACH,
-	OPT_STATS,
+	OPT_STATS, OPT_CGROUPS,
 };
 
 static const struct option long_opts[] = {
@@ -85,6 +90,7 @@ static const struct option long_opts[] = {
 	{ "tty", no_argument, NULL, OPT_TTY },
 	{ "detach", no_argument, NULL, OPT_DETACH },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "cgroups", required_argument, NULL, OPT_CGROUPS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -140,20 +146,38 @@ static int parse_size_opt(const char *opt, const char *arg, uint64_t *ret)
 	return -EINVAL;
 }
 
-/* Docker and journald label keys: upper-case letters, digits and '_', not starting with '_'. */
+/* Fields the journald sink sets itself; a label must not give them a second value. */
+static bool reserved_field(const char *key, size_t len)
+{
+	static const char *const reserved[] = { "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER" };
+
+	if (len >= 10 && strncmp(key, "CONTAINER_", 10) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strlen(reserved[i]) == len && strncmp(key, reserved[i], len) == 0)
+			return true;
+	return false;
+}
+
+/* journald field names: upper-case letters, digits and '_', starting with a letter, at most
+ * 64 characters; journald silently drops any other field. */
 static int validate_label(const char *label)
 {
 	const char *eq = strchr(label, '=');
+	const char *p = label;
 
-	if (eq && eq != label && label[0] != '_') {
-		const char *p = label;
-
+	if (eq && eq - label <= 64 && label[0] >= 'A' && label[0] <= 'Z') {
 		while (p < eq && ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
 			p++;
-		if (p == eq)
+		if (p == eq && !reserved_field(label, (size_t)(eq - label)))
 			return 0;
+		if (p == eq) {
+			cli_error("--log-label: '%.*s' is set by ctrlog itself and cannot be a label",
+				  (int)(eq - label), label);
+			return -EINVAL;
+		}
 	}
-	cli_error("--log-label: invalid label '%s' (expected KEY=VALUE, KEY of A-Z, 0-9 and _)",
+	cli_error("--log-label: invalid label '%s' (expected KEY=VALUE, KEY of A-Z, 0-9 and _, starting with a letter, at most 64 characters)",
 		  label);
 	return -EINVAL;
 }
@@ -218,6 +242,13 @@ static int parse_option(struct run_opts *o, int c, const char *arg)
 	case OPT_TTY: o->tty = true; return 0;
 	case OPT_DETACH: o->detach = true; return 0;
 	case OPT_STATS: o->stats = true; return 0;
+	case OPT_CGROUPS:
+		if (strcmp(arg, "split") == 0 || strcmp(arg, "disabled") == 0) {
+			o->cgroups_split = arg[0] == 's';
+			return 0;
+		}
+		cli_error("--cgroups: invalid value '%s' (expected split or disabled)", arg);
+		return -EINVAL;
 	default:
 		return -EINVAL; /* getopt already named the option */
 	}
@@ -413,6 +444,8 @@ static int make_logger(struct monitor *m)
 		cli_error("--log-driver: a requested driver is not available in this build");
 	else if (r == -ELOOP)
 		cli_error("--log-path: '%s' is a symlink; refusing to follow it", m->log_path);
+	else if (r == -ECONNREFUSED && (o->drivers & CTRLOG_DRIVER_JOURNALD))
+		cli_error("--log-driver journald: journald is not running (nothing listens on /run/systemd/journal/socket)");
 	else if (r < 0)
 		cli_error("cannot open the log '%s': %s", m->log_path, ctrlog_strerror(r));
 	return r;
@@ -453,7 +486,15 @@ static void __attribute__((noreturn)) exec_child(struct monitor *m, struct child
 {
 	int devnull, e;
 
+	/* First, so that the command never runs outside container/. A negative value on the
+	 * exec-status pipe tells the monitor that it failed (status 125, not 126). */
+	if (m->cg.active && (e = cli_cgroup_enter_container(&m->cg)) < 0) {
+		(void)!write(io->exec_status[1], &e, sizeof(e));
+		_exit(EXIT_CTRLOG_FAILED);
+	}
 	setsid();
+	/* The command starts with no signal blocked and none ignored, whatever we inherited. */
+	sigemptyset(&m->saved_mask);
 	sigprocmask(SIG_SETMASK, &m->saved_mask, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	if (m->o->tty) {
@@ -531,6 +572,15 @@ static int spawn_child(struct monitor *m)
 		n = read(io.exec_status[0], &e, sizeof(e));
 	while (n < 0 && errno == EINTR);
 	close_fd(&io.exec_status[0]);
+	if (n == (ssize_t)sizeof(e) && e < 0) {
+		cli_error("--cgroups split: cannot move the command into '%s/container': %s",
+			  m->cg.dir, ctrlog_strerror(e));
+		/* Reaped here: container/ can only be removed once it is gone. */
+		while (waitpid(m->child, NULL, 0) < 0 && errno == EINTR)
+			;
+		m->child_done = true;
+		return EXIT_CTRLOG_FAILED;
+	}
 	if (n == (ssize_t)sizeof(e)) {
 		cli_error("%s: %s", m->o->command[0],
 			  e == ENOENT ? "command not found" : ctrlog_strerror(e));
@@ -583,6 +633,10 @@ static void on_signal(struct monitor *m, int sfd)
 			break;
 		case SIGTERM:
 		case SIGINT:
+			if (!m->child_done && !m->stopping) {
+				m->stopping = true;
+				(void)cli_notify(&m->notify, "STOPPING=1");
+			}
 			if (!m->child_done)
 				kill(m->child, (int)si.ssi_signo);
 			break;
@@ -634,8 +688,29 @@ static int add_watch(int ep, int fd, uint32_t tag)
 	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-/* Logs until the command has exited, then drains what it left in the pipes. Output written
- * later by processes the command left behind is not waited for, as with conmon. */
+#define DRAIN_QUIET_MS 100
+#define DRAIN_GRACE_MS 2000
+
+/*
+ * The command has exited. What it wrote through pipes is there already (its writes completed),
+ * but a pty's last output may still be on its way through the tty layer: read until every
+ * stream ends, stopping after a quiet period or a bound in case a process the command left
+ * behind holds a stream open. That process's later output is not waited for, as with conmon.
+ */
+static int drain_after_exit(struct monitor *m)
+{
+	struct pollfd p = { .fd = ctrlog_logger_get_fd(m->logger), .events = POLLIN };
+	int open = ctrlog_logger_drain(m->logger);
+
+	for (int waited = 0; open > 0 && waited < DRAIN_GRACE_MS; waited += DRAIN_QUIET_MS) {
+		if (poll(&p, 1, DRAIN_QUIET_MS) == 0)
+			break;
+		open = ctrlog_logger_drain(m->logger);
+	}
+	return open < 0 ? open : 0;
+}
+
+/* Logs until the command has exited, then drains what it left behind. */
 static int monitor_loop(struct monitor *m, int sfd)
 {
 	int ep = epoll_create1(EPOLL_CLOEXEC), r = 0;
@@ -666,10 +741,8 @@ static int monitor_loop(struct monitor *m, int sfd)
 			}
 		}
 	}
-	if (r == 0) {
-		r = ctrlog_logger_drain(m->logger);
-		r = r < 0 ? r : 0;
-	}
+	if (r == 0)
+		r = drain_after_exit(m);
 	close(ep);
 	return r;
 }
@@ -784,7 +857,11 @@ static int run_monitor(struct monitor *m, int sfd)
 			  r == -EBUSY ? "the container is already running" : ctrlog_strerror(r));
 		return EXIT_CTRLOG_FAILED;
 	}
+	if (m->o->cgroups_split && cli_cgroup_split(&m->cg) < 0)
+		return EXIT_CTRLOG_FAILED;
 	status = spawn_child(m);
+	if (status == 0) /* the command runs; a detached monitor is the unit's main process now */
+		(void)cli_notify_ready(&m->notify, m->detach_fd >= 0);
 	report_detached(m, status);
 	if (status == EXIT_CTRLOG_FAILED)
 		return status;
@@ -802,6 +879,7 @@ static int run_monitor(struct monitor *m, int sfd)
 	/* Every record reaches the sinks before the exit file says the container is done. */
 	ctrlog_logger_free(m->logger);
 	m->logger = NULL;
+	cli_cgroup_remove(&m->cg);
 	r = write_exit_file(m);
 	if (r < 0)
 		cli_error("cannot write '%s/%s/exit': %s", m->root, m->o->id, ctrlog_strerror(r));
@@ -830,18 +908,31 @@ static int prepare(struct monitor *m)
 	return make_logger(m);
 }
 
+/* Dispositions a monitor must not inherit: an ignored SIGINT or SIGTERM never reaches the
+ * signalfd, and an ignored SIGCHLD makes the kernel reap the command before we can. */
+static void reset_signal_dispositions(void)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &dfl, NULL);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
 	struct monitor m = { .o = &o, .ctr_dirfd = -1, .pid_fd = -1, .detach_fd = -1 };
+	int sfd = -1, status = EXIT_CTRLOG_FAILED;
 	sigset_t set;
-	int sfd, status;
 
+	reset_signal_dispositions();
 	if (parse_args(&o, argc, argv) < 0)
-		return EXIT_CTRLOG_FAILED;
+		goto out;
+	cli_notify_init(&m.notify);
 	m.root = cli_state_root(o.root);
 	if (!m.root || prepare(&m) < 0)
-		return EXIT_CTRLOG_FAILED;
+		goto out;
 	if (o.detach) {
 		fflush(stdout);
 		detach(&m);
@@ -855,11 +946,16 @@ int cmd_run(int argc, char **argv)
 	if (sfd < 0) {
 		cli_error("cannot create a signalfd: %s", ctrlog_strerror(-errno));
 		report_detached(&m, EXIT_CTRLOG_FAILED);
-		return EXIT_CTRLOG_FAILED;
+		goto out;
 	}
 	status = run_monitor(&m, sfd);
-	close(sfd);
+	cli_cgroup_remove(&m.cg); /* after a failure: run_monitor did it otherwise */
+out:
+	if (sfd >= 0)
+		close(sfd);
 	ctrlog_logger_free(m.logger);
+	if (m.ctr_dirfd >= 0)
+		close(m.ctr_dirfd);
 	free(m.root);
 	free(o.id);
 	free(o.labels);

@@ -20,6 +20,7 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
+#include "ctrlog/ctrlog.h"
 #include "formats/sink.h"
 
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
@@ -48,6 +49,10 @@ struct journald_sink {
 	uint64_t partial_seed[3];
 	uint64_t partial_counter;
 	struct partial_state partial[CTRLOG_N_STREAMS];
+	/* A write-error episode (journald unreachable): its error, 0 when none, and what it lost. */
+	int error;
+	uint64_t lost_records;
+	uint64_t lost_bytes;
 };
 
 static int add_fixed(struct journald_sink *j, const char *key, const char *value)
@@ -71,6 +76,50 @@ static void new_partial_id(struct journald_sink *j, struct partial_state *p)
 	p->open = true;
 }
 
+/*
+ * A failed send starts (or continues) a write-error episode: counted once in write_errors, the
+ * record counted as lost. sd_journal_sendv() fails fast when journald is gone (ECONNREFUSED on
+ * its socket), so every later record is a retry and the first one that goes through ends the
+ * episode; nothing is buffered meanwhile, so memory stays bounded however long journald is away.
+ */
+static void note_failure(struct journald_sink *j, int r, size_t len)
+{
+	struct ctrlog_stats *st = j->base.stats;
+
+	if (!j->error)
+		st->write_errors++;
+	j->error = r;
+	st->last_write_error = r;
+	st->last_write_error_driver = CTRLOG_DRIVER_JOURNALD;
+	st->dropped_bytes += len;
+	j->lost_records++;
+	j->lost_bytes += len;
+}
+
+/* The entry that ends an episode, before anything else is sent, like k8s-file's marker record:
+ * the container's fields, PRIORITY=4, and what was lost. Returns 0 once it went through. */
+static int send_marker(struct journald_sink *j)
+{
+	struct iovec *iov = j->iov;
+	size_t n = j->n_iov_fixed;
+	char text[200];
+	int len, r;
+
+	len = snprintf(text, sizeof(text),
+		       MESSAGE_KEY "[ctrlog] %llu bytes in %llu lines were lost: sending to journald failed: %s",
+		       (unsigned long long)j->lost_bytes, (unsigned long long)j->lost_records,
+		       ctrlog_strerror(j->error));
+	iov[n++] = (struct iovec){ text, (size_t)len < sizeof(text) ? (size_t)len : sizeof(text) - 1 };
+	iov[n++] = (struct iovec){ "PRIORITY=4", 10 };
+	r = sd_journal_sendv(iov, (int)n);
+	j->base.stats->writes++;
+	if (r < 0)
+		return r;
+	j->error = 0;
+	j->lost_records = j->lost_bytes = 0;
+	return 0;
+}
+
 static int send_record(struct journald_sink *j, const struct ctrlog_record *rec)
 {
 	struct partial_state *p = &j->partial[rec->stream];
@@ -78,6 +127,21 @@ static int send_record(struct journald_sink *j, const struct ctrlog_record *rec)
 	size_t n = j->n_iov_fixed;
 	char ordinal[48];
 	int r;
+
+	if (j->error) {
+		/* Still unreachable: the record is lost, but a split line keeps its numbering. */
+		r = send_marker(j);
+		if (r < 0) {
+			if (rec->partial && !p->open)
+				new_partial_id(j, p);
+			if (p->open) {
+				p->ordinal++;
+				p->open = rec->partial;
+			}
+			note_failure(j, r, rec->len);
+			return r;
+		}
+	}
 
 	memcpy(j->message + strlen(MESSAGE_KEY), rec->data, rec->len);
 	iov[n++] = (struct iovec){ j->message, strlen(MESSAGE_KEY) + rec->len };
@@ -99,10 +163,8 @@ static int send_record(struct journald_sink *j, const struct ctrlog_record *rec)
 	}
 	r = sd_journal_sendv(iov, (int)n);
 	j->base.stats->writes++;
-	if (r < 0) {
-		j->base.stats->write_errors++;
-		j->base.stats->dropped_bytes += rec->len;
-	}
+	if (r < 0)
+		note_failure(j, r, rec->len);
 	return r;
 }
 

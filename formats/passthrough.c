@@ -2,54 +2,157 @@
 /*
  * The passthrough sink: the container's bytes, unchanged, on the monitor's own stdout and
  * stderr (which systemd hands to the journal for a monitor it runs). When it is the only sink
- * the core splices straight into these fds.
+ * in blocking mode the core splices straight into these fds.
+ *
+ * In non-blocking mode the fds are made O_NONBLOCK and whatever does not fit is kept in a
+ * bounded buffer per stream; when that is full, the rest of the read is dropped and counted,
+ * so a reader that stalls never stalls the container.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "formats/sink.h"
+
+struct pending {
+	char *buf;
+	size_t len;
+};
 
 struct passthrough_sink {
 	struct ctrlog_sink base;
 	int fds[CTRLOG_N_STREAMS];
 	bool failing; /* in a write-error episode (counted once, not per write) */
+	bool nonblocking;
+	size_t pending_cap;
+	struct pending pending[CTRLOG_N_STREAMS];
 };
+
+static void note_result(struct passthrough_sink *p, int r, size_t lost)
+{
+	struct ctrlog_stats *st = p->base.stats;
+
+	if (r == 0 || r == -EAGAIN) {
+		p->failing = false;
+		return;
+	}
+	st->write_errors += !p->failing;
+	st->last_write_error = r;
+	st->last_write_error_driver = CTRLOG_DRIVER_PASSTHROUGH;
+	st->dropped_bytes += lost;
+	p->failing = true;
+}
+
+/* One non-blocking attempt: returns 0 when all went out, -EAGAIN when the reader is full. */
+static int write_some(int fd, const char *data, size_t len, size_t *ret_written)
+{
+	size_t done = 0;
+	int r = 0;
+
+	while (done < len) {
+		ssize_t w = write(fd, data + done, len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			r = -errno;
+			break;
+		}
+		done += (size_t)w;
+	}
+	*ret_written = done;
+	return r;
+}
+
+static int drain_pending(struct passthrough_sink *p, enum ctrlog_stream stream)
+{
+	struct pending *q = &p->pending[stream];
+	size_t written = 0;
+	int r;
+
+	if (q->len == 0)
+		return 0;
+	r = write_some(p->fds[stream], q->buf, q->len, &written);
+	p->base.stats->stream[stream].bytes_out += written;
+	memmove(q->buf, q->buf + written, q->len - written);
+	q->len -= written;
+	if (r < 0 && r != -EAGAIN) {
+		note_result(p, r, q->len);
+		q->len = 0;
+	}
+	return r;
+}
+
+static int write_nonblocking(struct passthrough_sink *p, enum ctrlog_stream stream,
+			     const char *data, size_t len)
+{
+	struct pending *q = &p->pending[stream];
+	size_t written = 0, rest;
+	int r = drain_pending(p, stream);
+
+	if (q->len == 0 && r == 0) {
+		r = write_some(p->fds[stream], data, len, &written);
+		p->base.stats->stream[stream].bytes_out += written;
+		data += written;
+		len -= written;
+	}
+	if (len == 0 || (r < 0 && r != -EAGAIN)) {
+		note_result(p, r, len);
+		return r;
+	}
+	/* The reader is full: keep what fits, drop the rest of this read. */
+	rest = p->pending_cap - q->len < len ? p->pending_cap - q->len : len;
+	memcpy(q->buf + q->len, data, rest);
+	q->len += rest;
+	p->base.stats->dropped_bytes += len - rest;
+	return 0;
+}
 
 static int pt_write_raw(struct ctrlog_sink *base, enum ctrlog_stream stream, const char *data,
 			size_t len)
 {
 	struct passthrough_sink *p = (struct passthrough_sink *)base;
 	size_t written = 0;
-	int r = ctrlog_write_all(p->fds[stream], data, len, &written);
+	int r;
 
 	base->stats->writes++;
+	if (p->nonblocking)
+		return write_nonblocking(p, stream, data, len);
+	r = ctrlog_write_all(p->fds[stream], data, len, &written);
 	base->stats->stream[stream].bytes_out += written;
-	if (r == 0)
-		p->failing = false;
-	if (r < 0) {
-		base->stats->write_errors += !p->failing;
-		p->failing = true;
-		base->stats->last_write_error = r;
-		base->stats->last_write_error_driver = CTRLOG_DRIVER_PASSTHROUGH;
-		base->stats->dropped_bytes += len - written;
-	}
+	note_result(p, r, len - written);
 	return r;
 }
 
 static int pt_splice_fd(struct ctrlog_sink *base, enum ctrlog_stream stream)
 {
-	return ((struct passthrough_sink *)base)->fds[stream];
+	struct passthrough_sink *p = (struct passthrough_sink *)base;
+
+	return p->nonblocking ? -1 : p->fds[stream];
 }
 
 static int pt_flush(struct ctrlog_sink *base)
 {
-	(void)base;
-	return 0; /* nothing is buffered */
+	struct passthrough_sink *p = (struct passthrough_sink *)base;
+
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
+		(void)drain_pending(p, (enum ctrlog_stream)i);
+	return 0;
 }
 
 static void pt_free(struct ctrlog_sink *base)
 {
-	free(base); /* the fds are the monitor's */
+	struct passthrough_sink *p = (struct passthrough_sink *)base;
+
+	/* A last attempt; what a stalled reader still has not taken is counted as dropped. */
+	pt_flush(base);
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+		base->stats->dropped_bytes += p->pending[i].len;
+		free(p->pending[i].buf);
+	}
+	free(p); /* the fds are the monitor's */
 }
 
 static const struct ctrlog_sink_ops passthrough_ops = {
@@ -60,10 +163,20 @@ static const struct ctrlog_sink_ops passthrough_ops = {
 	.free = pt_free,
 };
 
+static int set_nonblocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
 int ctrlog_passthrough_sink_new(const struct ctrlog_config *cfg, struct ctrlog_stats *stats,
 				struct ctrlog_sink **ret)
 {
 	struct passthrough_sink *p;
+	int r = 0;
 
 	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
 		if (cfg->passthrough_fds[i] < 0)
@@ -73,8 +186,21 @@ int ctrlog_passthrough_sink_new(const struct ctrlog_config *cfg, struct ctrlog_s
 		return -ENOMEM;
 	p->base.ops = &passthrough_ops;
 	p->base.stats = stats;
-	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
+	p->nonblocking = cfg->mode == CTRLOG_MODE_NON_BLOCKING;
+	p->pending_cap = cfg->buffer_size;
+	for (int i = 0; i < CTRLOG_N_STREAMS && r == 0; i++) {
 		p->fds[i] = cfg->passthrough_fds[i];
+		if (!p->nonblocking)
+			continue;
+		p->pending[i].buf = malloc(p->pending_cap ? p->pending_cap : 1);
+		r = p->pending[i].buf ? set_nonblocking(p->fds[i]) : -ENOMEM;
+	}
+	if (r < 0) {
+		for (int i = 0; i < CTRLOG_N_STREAMS; i++)
+			free(p->pending[i].buf);
+		free(p);
+		return r;
+	}
 	*ret = &p->base;
 	return 0;
 }

@@ -7,7 +7,7 @@ set -euo pipefail
 ctrlog_packages=(
 	gcc libc6-dev pkg-config meson ninja-build
 	libzstd-dev libsystemd-dev libcmocka-dev
-	zstd systemd util-linux procps
+	zstd systemd util-linux procps jq python3
 )
 
 ctrlog_install_deps() {
