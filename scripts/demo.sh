@@ -17,8 +17,10 @@ ctrlog=$PWD/build/cli/ctrlog
 root=${CTRLOG_DEMO_ROOT:-$(mktemp -d /tmp/ctrlog-demo.XXXXXX)}
 id=demo$(date +%s)
 echo "== ctrlog run --root $root --id $id -- <about 40 MB of numbered lines, some on stderr>"
+echo "   while ctrlog follow $id reads it live, across every rotation"
 # The command writes 400,000 lines of 100 bytes (every 1000th on stderr) and exits 3.
 "$ctrlog" run --root "$root" --id "$id" --stats -- sh -c '
+	sleep 0.5
 	awk "BEGIN {
 		pad = sprintf(\"%80s\", \"\"); gsub(/ /, \"x\", pad)
 		for (i = 1; i <= 400000; i++) {
@@ -26,8 +28,14 @@ echo "== ctrlog run --root $root --id $id -- <about 40 MB of numbered lines, som
 			else printf \"seq=%08d %s\\n\", i, pad
 		}
 	}"
-	exit 3' 2> "$root/stats" || echo "(the command exited with status $?, as ctrlog run reports it)"
-
+	exit 3' 2> "$root/stats" &
+run_pid=$!
+while [[ ! -e $root/$id/ctr.log ]]; do sleep 0.05; done
+"$ctrlog" follow --root "$root" "$id" > "$root/followed.stdout" 2> "$root/followed.stderr"
+status=0
+wait "$run_pid" || status=$?
+echo "   the command exited with status $status, as ctrlog run reports it"
+echo "   ctrlog follow printed $(wc -l < "$root/followed.stdout") stdout and $(wc -l < "$root/followed.stderr") stderr lines, then returned by itself"
 echo
 echo "== the container's directory: live log, rotated files (older ones zstd-compressed)"
 ls -l "$root/$id"
