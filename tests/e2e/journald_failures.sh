@@ -103,8 +103,14 @@ goes_away() {
 	stored=$(jctl CONTAINER_ID="$cid" -o cat | wc -l)
 	[ "$stored" -ge 300 ] || fail "only $stored entries stored before the kill"
 	[ "$stored" -lt 3001 ] || fail "all entries stored although journald was killed"
-	assert_eq $(($(content_bytes) - $(jctl CONTAINER_ID="$cid" -o cat | tr -d '\n' | wc -c))) \
-		"$(stat_of dropped_bytes)" "dropped_bytes (content bytes not in the journal)"
+	# Every send that failed is counted. Datagrams journald had accepted into its socket
+	# queue but not yet read when it was killed are lost without any error to the sender,
+	# so the count may be short by at most that queue (a few hundred entries at most).
+	local missing dropped
+	missing=$(($(content_bytes) - $(jctl CONTAINER_ID="$cid" -o cat | tr -d '\n' | wc -c)))
+	dropped=$(stat_of dropped_bytes)
+	[ "$dropped" -gt 0 ] && [ "$dropped" -le "$missing" ] && [ $((missing - dropped)) -le 8192 ] ||
+		fail "dropped_bytes=$dropped, but $missing content bytes are not in the journal"
 	echo "entries stored before journald went away: $stored of 3001; dropped_bytes=$(stat_of dropped_bytes)"
 }
 
