@@ -52,9 +52,11 @@ static char *make_chunk(size_t line_size, uint64_t *ret_lines)
 	return buf;
 }
 
-static int count_emit(void *ctx, const struct ctrlog_record *records, size_t n)
+static int count_emit(void *ctx, const struct ctrlog_record *records, size_t n,
+			 size_t n_partial)
 {
 	(void)records;
+	(void)n_partial;
 	*(uint64_t *)ctx += n;
 	return 0;
 }

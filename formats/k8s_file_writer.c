@@ -25,6 +25,7 @@ struct k8s_sink {
 	struct ctrlog_fileset *fs;
 	char *stage;
 	size_t stage_len;
+	uint64_t staged_out[CTRLOG_N_STREAMS]; /* bytes of each stream in the stage */
 	struct timespec now; /* time of the latest batch */
 	struct timespec prefix_time;
 	bool prefix_valid;
@@ -42,8 +43,8 @@ static bool before(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/* Counts the records in formatted output: per stream into the stats when `written`, else into
- * the episode's losses. The stream is told by the prefix ("stdout" vs "stderr"). */
+/* Counts the records in formatted output, on the error path only: per stream into the stats
+ * when `written`, else into the episode's losses. The stream is told by the prefix. */
 static void account_records(struct k8s_sink *k, const char *out, size_t len, bool written)
 {
 	const char *end = out + len;
@@ -92,7 +93,8 @@ static void start_episode(struct k8s_sink *k, int error)
  * Writes formatted records. On failure the file is cut back to the last whole record, so a
  * reader never meets a torn one, and what did not make it is counted as lost.
  */
-static int write_records(struct k8s_sink *k, const char *out, size_t len)
+static int write_records(struct k8s_sink *k, const char *out, size_t len,
+			 const uint64_t per_stream[CTRLOG_N_STREAMS])
 {
 	uint64_t size_before = ctrlog_fileset_size(k->fs);
 	size_t written = 0, whole;
@@ -102,7 +104,8 @@ static int write_records(struct k8s_sink *k, const char *out, size_t len)
 	k->base.stats->writes++;
 	if (r == 0) {
 		ctrlog_fileset_account(k->fs, len);
-		account_records(k, out, len, true);
+		for (int i = 0; i < CTRLOG_N_STREAMS; i++)
+			k->base.stats->stream[i].bytes_out += per_stream[i];
 		return 0;
 	}
 	whole = written;
@@ -125,11 +128,21 @@ static int write_marker(struct k8s_sink *k)
 	int n;
 
 	ctrlog_k8s_format_prefix(&k->now, CTRLOG_STDERR, 0, line);
+	uint64_t per_stream[CTRLOG_N_STREAMS] = { 0 };
+
 	n = snprintf(line + CTRLOG_K8S_PREFIX_LEN, sizeof(line) - CTRLOG_K8S_PREFIX_LEN,
 		     "[ctrlog] %llu bytes in %llu lines were lost: writing the log failed: %s\n",
 		     (unsigned long long)k->lost_bytes, (unsigned long long)k->lost_records,
 		     ctrlog_strerror(k->error));
-	return write_records(k, line, CTRLOG_K8S_PREFIX_LEN + (size_t)n);
+	per_stream[CTRLOG_STDERR] = CTRLOG_K8S_PREFIX_LEN + (size_t)n;
+	return write_records(k, line, CTRLOG_K8S_PREFIX_LEN + (size_t)n, per_stream);
+}
+
+static void clear_stage(struct k8s_sink *k)
+{
+	k->stage_len = 0;
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
+		k->staged_out[i] = 0;
 }
 
 static int k8s_flush(struct ctrlog_sink *base)
@@ -142,7 +155,7 @@ static int k8s_flush(struct ctrlog_sink *base)
 		 * memory stays bounded however long the disk stays full. */
 		if (before(&k->now, &k->retry_at)) {
 			account_records(k, k->stage, k->stage_len, false);
-			k->stage_len = 0;
+			clear_stage(k);
 			return k->error;
 		}
 		r = write_marker(k);
@@ -151,13 +164,13 @@ static int k8s_flush(struct ctrlog_sink *base)
 			k->lost_bytes = k->lost_records = 0;
 		} else {
 			account_records(k, k->stage, k->stage_len, false);
-			k->stage_len = 0;
+			clear_stage(k);
 			return r;
 		}
 	}
 	if (k->stage_len > 0)
-		r = write_records(k, k->stage, k->stage_len);
-	k->stage_len = 0;
+		r = write_records(k, k->stage, k->stage_len, k->staged_out);
+	clear_stage(k);
 	return r;
 }
 
@@ -189,12 +202,26 @@ static int make_room(struct k8s_sink *k, size_t need)
 	return r;
 }
 
+/* Bytes that can be staged before make_room() has anything to do: the rest of the stage, or
+ * less when the live file would reach its rotation size first. */
+static size_t free_room(const struct k8s_sink *k)
+{
+	uint64_t file_room = ctrlog_fileset_room(k->fs);
+	size_t room = STAGE_SIZE - k->stage_len;
+
+	if (file_room == UINT64_MAX)
+		return room;
+	file_room = file_room > k->stage_len ? file_room - k->stage_len : 0;
+	return file_room < room ? (size_t)file_room : room;
+}
+
 /* A record larger than the staging buffer is formatted into a buffer of its own; this happens
  * only with a max line size above the 2 MiB stage. */
 static int write_direct(struct k8s_sink *k, const char *prefix, const struct ctrlog_record *rec)
 {
 	size_t total = CTRLOG_K8S_PREFIX_LEN + rec->len + 1;
 	char *out = malloc(total);
+	uint64_t per_stream[CTRLOG_N_STREAMS] = { 0 };
 	int r;
 
 	if (!out) {
@@ -206,34 +233,49 @@ static int write_direct(struct k8s_sink *k, const char *prefix, const struct ctr
 	memcpy(out, prefix, CTRLOG_K8S_PREFIX_LEN);
 	memcpy(out + CTRLOG_K8S_PREFIX_LEN, rec->data, rec->len);
 	out[total - 1] = '\n';
-	r = write_records(k, out, total);
+	per_stream[rec->stream] = total;
+	r = write_records(k, out, total, per_stream);
 	free(out);
 	return r;
 }
 
+/* The per-line cost: two copies and a newline, with the room checked against one counter; only
+ * when it runs out are rotation and the stage consulted. */
 static int k8s_write_batch(struct ctrlog_sink *base, const struct ctrlog_batch *b)
 {
 	struct k8s_sink *k = (struct k8s_sink *)base;
+	size_t room;
 	int result = 0;
 
 	k->now = b->time;
 	refresh_prefixes(k, &b->time);
+	room = free_room(k);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct ctrlog_record *rec = &b->records[i];
 		const char *prefix = k->prefix[rec->stream][rec->partial];
 		size_t need = CTRLOG_K8S_PREFIX_LEN + (size_t)rec->len + 1;
 		char *out;
-		int r = make_room(k, need);
+		int r = 0;
 
-		if (need > STAGE_SIZE) {
-			r = write_direct(k, prefix, rec);
-		} else {
-			out = k->stage + k->stage_len;
-			memcpy(out, prefix, CTRLOG_K8S_PREFIX_LEN);
-			memcpy(out + CTRLOG_K8S_PREFIX_LEN, rec->data, rec->len);
-			out[need - 1] = '\n';
-			k->stage_len += need;
+		if (need > room) {
+			r = make_room(k, need);
+			if (need > STAGE_SIZE) {
+				r = write_direct(k, prefix, rec);
+				room = free_room(k);
+				goto next;
+			}
+			room = free_room(k);
+			if (need > room)
+				room = need; /* alone in a fresh file, it may exceed the limit */
 		}
+		out = k->stage + k->stage_len;
+		memcpy(out, prefix, CTRLOG_K8S_PREFIX_LEN);
+		memcpy(out + CTRLOG_K8S_PREFIX_LEN, rec->data, rec->len);
+		out[need - 1] = '\n';
+		k->stage_len += need;
+		k->staged_out[rec->stream] += need;
+		room -= need;
+next:
 		if (r < 0)
 			result = r;
 	}

@@ -16,16 +16,18 @@ void ctrlog_framer_init(struct ctrlog_framer *f, uint8_t stream, uint32_t max_li
 	f->emit = emit;
 	f->emit_ctx = emit_ctx;
 	f->n_chunk = 0;
+	f->n_partial = 0;
 }
 
 int ctrlog_framer_flush(struct ctrlog_framer *f)
 {
-	size_t n = f->n_chunk;
+	size_t n = f->n_chunk, partial = f->n_partial;
 
 	if (n == 0)
 		return 0;
 	f->n_chunk = 0;
-	return f->emit(f->emit_ctx, f->chunk, n);
+	f->n_partial = 0;
+	return f->emit(f->emit_ctx, f->chunk, n, partial);
 }
 
 static int push(struct ctrlog_framer *f, const char *data, size_t len, bool partial)
@@ -36,6 +38,7 @@ static int push(struct ctrlog_framer *f, const char *data, size_t len, bool part
 	r->len = (uint32_t)len;
 	r->stream = f->stream;
 	r->partial = partial;
+	f->n_partial += partial;
 	if (f->n_chunk == sizeof(f->chunk) / sizeof(f->chunk[0]))
 		return ctrlog_framer_flush(f);
 	return 0;

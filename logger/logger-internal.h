@@ -33,7 +33,8 @@ struct ctrlog_batch {
  * by new bytes. Records are handed to `emit` in chunks; when framing returns, the unfinished tail
  * has been moved to the start of the buffer and its length is returned through *held.
  */
-typedef int (*ctrlog_emit_fn)(void *ctx, const struct ctrlog_record *records, size_t n);
+typedef int (*ctrlog_emit_fn)(void *ctx, const struct ctrlog_record *records, size_t n,
+			      size_t n_partial);
 
 struct ctrlog_framer {
 	uint32_t max_line;
@@ -42,6 +43,7 @@ struct ctrlog_framer {
 	void *emit_ctx;
 	struct ctrlog_record chunk[256];
 	size_t n_chunk;
+	size_t n_partial; /* P records in chunk */
 };
 
 void ctrlog_framer_init(struct ctrlog_framer *f, uint8_t stream, uint32_t max_line,

@@ -63,17 +63,15 @@ void ctrlog_config_init(struct ctrlog_config *cfg)
 	cfg->buffer_size = 1u << 20;
 }
 
-static int emit_records(void *ctx, const struct ctrlog_record *records, size_t n)
+/* The framer hands over chunks of one stream's records. */
+static int emit_records(void *ctx, const struct ctrlog_record *records, size_t n, size_t n_partial)
 {
 	struct ctrlog_logger *l = ctx;
 	struct ctrlog_batch batch = { .time = l->now, .records = records, .n = n };
+	struct ctrlog_stream_stats *ss = &l->stats.stream[records[0].stream];
 
-	for (size_t i = 0; i < n; i++) {
-		struct ctrlog_stream_stats *ss = &l->stats.stream[records[i].stream];
-
-		ss->records++;
-		ss->partial_records += records[i].partial;
-	}
+	ss->records += n;
+	ss->partial_records += n_partial;
 	/* A failing sink counts its own errors; the others must still get the batch. */
 	for (size_t i = 0; i < l->n_sinks; i++)
 		if (l->sinks[i]->ops->write_batch)

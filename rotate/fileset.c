@@ -365,6 +365,13 @@ bool ctrlog_fileset_must_rotate(const struct ctrlog_fileset *fs, uint64_t pendin
 	return fs->max_size > 0 && before > 0 && before + n > fs->max_size;
 }
 
+uint64_t ctrlog_fileset_room(const struct ctrlog_fileset *fs)
+{
+	if (fs->max_size == 0)
+		return UINT64_MAX;
+	return fs->size < fs->max_size ? fs->max_size - fs->size : 0;
+}
+
 int ctrlog_fileset_reopen(struct ctrlog_fileset *fs)
 {
 	return open_live(fs);

@@ -35,6 +35,9 @@ bool ctrlog_fileset_must_rotate(const struct ctrlog_fileset *fs, uint64_t pendin
 
 /* Renames the live file to <name>.<N+1>, opens a new one, enforces retention and hands older
  * rotated files to the background compressor. */
+/* Bytes the live file takes before it reaches max_size; UINT64_MAX when it never rotates. */
+uint64_t ctrlog_fileset_room(const struct ctrlog_fileset *fs);
+
 int ctrlog_fileset_rotate(struct ctrlog_fileset *fs);
 int ctrlog_fileset_reopen(struct ctrlog_fileset *fs);
 

@@ -24,10 +24,15 @@ struct capture {
 	} rec[MAX_RECORDS];
 };
 
-static int capture_emit(void *ctx, const struct ctrlog_record *records, size_t n)
+static int capture_emit(void *ctx, const struct ctrlog_record *records, size_t n,
+			 size_t n_partial)
 {
 	struct capture *c = ctx;
+	size_t partial = 0;
 
+	for (size_t i = 0; i < n; i++)
+		partial += records[i].partial;
+	assert_int_equal(partial, n_partial);
 	for (size_t i = 0; i < n; i++) {
 		assert_true(c->n < MAX_RECORDS);
 		c->rec[c->n].data = malloc(records[i].len + 1);

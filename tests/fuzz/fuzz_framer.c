@@ -17,10 +17,16 @@ struct rebuild {
 	uint32_t max_line;
 };
 
-static int check_emit(void *ctx, const struct ctrlog_record *records, size_t n)
+static int check_emit(void *ctx, const struct ctrlog_record *records, size_t n,
+			 size_t n_partial)
 {
 	struct rebuild *rb = ctx;
+	size_t partial = 0;
 
+	for (size_t i = 0; i < n; i++)
+		partial += records[i].partial;
+	if (partial != n_partial)
+		__builtin_trap();
 	for (size_t i = 0; i < n; i++) {
 		const struct ctrlog_record *r = &records[i];
 
