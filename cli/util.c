@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "formats/sink.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -114,33 +115,7 @@ int cli_mkdir_p(const char *path, unsigned mode)
 
 int cli_write_file_atomic(int dirfd, const char *name, const char *content, unsigned mode)
 {
-	char tmp[256];
-	size_t len = strlen(content), off = 0;
-	int fd, r = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -errno;
-	while (off < len) {
-		ssize_t w = write(fd, content + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			r = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		r = -errno;
-	if (r < 0)
-		unlinkat(dirfd, tmp, 0);
-	return r;
+	return ctrlog_write_file_atomic(dirfd, name, content, strlen(content), mode);
 }
 
 int cli_monitor_pid(int ctr_dirfd)

@@ -52,4 +52,9 @@ int ctrlog_journald_sink_new(const struct ctrlog_config *cfg, struct ctrlog_stat
 int ctrlog_writev_all(int fd, struct iovec *iov, int n, size_t *ret_written);
 int ctrlog_write_all(int fd, const void *buf, size_t len, size_t *ret_written);
 
+/* Replaces dirfd/name with content at once: writes name.tmp (never through a symlink), then
+ * renames it over name. Returns 0 or a negative errno; no name.tmp is left on failure. */
+int ctrlog_write_file_atomic(int dirfd, const char *name, const char *content, size_t len,
+			     unsigned mode);
+
 #endif

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Careful output shared by the file and passthrough sinks. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <limits.h>
 #include <poll.h>
 #include <sys/uio.h>
@@ -58,4 +60,25 @@ int ctrlog_write_all(int fd, const void *buf, size_t len, size_t *ret_written)
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 
 	return ctrlog_writev_all(fd, &iov, 1, ret_written);
+}
+
+int ctrlog_write_file_atomic(int dirfd, const char *name, const char *content, size_t len,
+			     unsigned mode)
+{
+	char tmp[512];
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	r = ctrlog_write_all(fd, content, len, NULL);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dirfd, tmp, 0);
+	return r;
 }

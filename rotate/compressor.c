@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "rotate/fileset-internal.h"
+#include "rotate/naming.h"
 #include "rotate/zstd_seekable.h"
 
 static uint64_t thread_cpu_ns(void)
@@ -31,9 +32,9 @@ static int compress_one(struct ctrlog_fileset *fs, uint64_t n)
 	struct stat st;
 	int in = -1, out = -1, r;
 
-	if (ctrlog_fileset_rotated_name(fs, n, "", plain, sizeof(plain)) < 0 ||
-	    ctrlog_fileset_rotated_name(fs, n, ".zst.tmp", tmp, sizeof(tmp)) < 0 ||
-	    ctrlog_fileset_rotated_name(fs, n, ".zst", done, sizeof(done)) < 0)
+	if (ctrlog_rotated_name(fs->name, n, "", plain, sizeof(plain)) < 0 ||
+	    ctrlog_rotated_name(fs->name, n, ".zst.tmp", tmp, sizeof(tmp)) < 0 ||
+	    ctrlog_rotated_name(fs->name, n, ".zst", done, sizeof(done)) < 0)
 		return -ENAMETOOLONG;
 	in = openat(fs->dirfd, plain, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (in < 0)

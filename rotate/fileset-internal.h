@@ -43,10 +43,6 @@ struct ctrlog_fileset {
 	struct ctrlog_compressor comp;
 };
 
-/* Builds "<name>.<n><suffix>" into buf. */
-int ctrlog_fileset_rotated_name(const struct ctrlog_fileset *fs, uint64_t n, const char *suffix,
-				char *buf, size_t size);
-
 int ctrlog_compressor_start(struct ctrlog_fileset *fs);
 /* Lets the compressor know about rotated files up to `upto`; call with the lock held. */
 void ctrlog_compressor_kick(struct ctrlog_fileset *fs, uint64_t upto);

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,58 +15,18 @@
 
 #include "ctrlog/ctrlog.h"
 #include "rotate/fileset-internal.h"
-
-int ctrlog_fileset_rotated_name(const struct ctrlog_fileset *fs, uint64_t n, const char *suffix,
-				char *buf, size_t size)
-{
-	int len = snprintf(buf, size, "%s.%llu%s", fs->name, (unsigned long long)n, suffix);
-
-	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
-}
-
-/* The last N used, kept beside the log so numbering survives even when retention has removed
- * every rotated file. Hidden, so that it never looks like part of the log. */
-static int seq_name(const struct ctrlog_fileset *fs, char *buf, size_t size)
-{
-	int len = snprintf(buf, size, ".%s.last-rotation", fs->name);
-
-	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
-}
-
-static uint64_t read_last_seq(const struct ctrlog_fileset *fs)
-{
-	char name[512], buf[32] = "";
-	int fd;
-	ssize_t n;
-
-	if (seq_name(fs, name, sizeof(name)) < 0)
-		return 0;
-	fd = openat(fs->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtoull(buf, NULL, 10) : 0;
-}
+#include "rotate/naming.h"
+#include "formats/sink.h"
 
 static int write_last_seq(const struct ctrlog_fileset *fs)
 {
-	char name[512], tmp[520], buf[32];
-	int fd, len, r = 0;
+	char name[512], buf[32];
+	int len;
 
-	if (seq_name(fs, name, sizeof(name)) < 0)
+	if (ctrlog_last_rotation_name(fs->name, name, sizeof(name)) < 0)
 		return -ENAMETOOLONG;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	len = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)fs->last);
-	fd = openat(fs->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, (size_t)len) != len)
-		r = -EIO;
-	close(fd);
-	if (r == 0 && renameat(fs->dirfd, tmp, fs->dirfd, name) < 0)
-		r = -errno;
-	return r;
+	return ctrlog_write_file_atomic(fs->dirfd, name, buf, (size_t)len, 0640);
 }
 
 /* O_NOFOLLOW refuses a symlink planted at the log path instead of writing through it. */
@@ -131,7 +90,7 @@ static void unlink_rotated(struct ctrlog_fileset *fs, uint64_t n)
 	char name[512];
 
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
-		if (ctrlog_fileset_rotated_name(fs, n, suffixes[i], name, sizeof(name)) == 0)
+		if (ctrlog_rotated_name(fs->name, n, suffixes[i], name, sizeof(name)) == 0)
 			(void)unlinkat(fs->dirfd, name, 0);
 }
 
@@ -140,29 +99,6 @@ static void enforce_retention(struct ctrlog_fileset *fs)
 {
 	while (fs->oldest <= fs->last && fs->last - fs->oldest + 1 > fs->max_files)
 		unlink_rotated(fs, fs->oldest++);
-}
-
-/* Parses "<name>.<N>", "<name>.<N>.zst" or "<name>.<N>.zst.tmp"; returns the suffix kind
- * (0 plain, 1 zst, 2 tmp) or -1 for anything else. */
-static int parse_rotated(const struct ctrlog_fileset *fs, const char *entry, uint64_t *ret_n)
-{
-	size_t len = strlen(fs->name);
-	const char *p = entry + len + 1;
-	char *end;
-	unsigned long long n;
-
-	if (strncmp(entry, fs->name, len) != 0 || entry[len] != '.' || *p < '1' || *p > '9')
-		return -1;
-	errno = 0;
-	n = strtoull(p, &end, 10);
-	if (errno)
-		return -1;
-	*ret_n = n;
-	if (*end == '\0')
-		return 0;
-	if (strcmp(end, ".zst") == 0)
-		return 1;
-	return strcmp(end, ".zst.tmp") == 0 ? 2 : -1;
 }
 
 /*
@@ -184,18 +120,19 @@ static int recover(struct ctrlog_fileset *fs)
 		close(fd);
 		return -errno;
 	}
-	fs->last = read_last_seq(fs);
+	fs->last = ctrlog_last_rotation_read(fs->dirfd, fs->name);
 	while ((de = readdir(d))) {
-		int kind = parse_rotated(fs, de->d_name, &n);
+		int kind = ctrlog_rotated_parse(fs->name, de->d_name, &n);
 		char zst[512];
 
 		if (kind < 0)
 			continue;
-		if (kind == 2) {
+		if (kind == CTRLOG_ROTATED_TMP) {
 			(void)unlinkat(fs->dirfd, de->d_name, 0);
 			continue;
 		}
-		if (kind == 0 && ctrlog_fileset_rotated_name(fs, n, ".zst", zst, sizeof(zst)) == 0 &&
+		if (kind == CTRLOG_ROTATED_PLAIN &&
+		    ctrlog_rotated_name(fs->name, n, ".zst", zst, sizeof(zst)) == 0 &&
 		    faccessat(fs->dirfd, zst, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			(void)unlinkat(fs->dirfd, de->d_name, 0);
 		if (n < lowest)
@@ -231,7 +168,7 @@ int ctrlog_fileset_rotate(struct ctrlog_fileset *fs)
 
 	if (fs->fd < 0)
 		return -EBADF;
-	r = ctrlog_fileset_rotated_name(fs, fs->last + 1, "", rotated, sizeof(rotated));
+	r = ctrlog_rotated_name(fs->name, fs->last + 1, "", rotated, sizeof(rotated));
 	if (r < 0)
 		return r;
 	if (renameat(fs->dirfd, fs->name, fs->dirfd, rotated) < 0)
@@ -258,36 +195,9 @@ int ctrlog_fileset_rotate(struct ctrlog_fileset *fs)
 	return r;
 }
 
-static int split_path(const char *path, char **ret_dir, char **ret_name)
-{
-	char *a = strdup(path), *b = strdup(path);
-	char *dir = NULL, *name = NULL;
-	int r = -ENOMEM;
-
-	if (a && b) {
-		dir = strdup(dirname(a));
-		name = strdup(basename(b));
-	}
-	free(a);
-	free(b);
-	if (dir && name) {
-		if (*name && strcmp(name, "/") != 0 && strcmp(name, ".") != 0 &&
-		    strcmp(name, "..") != 0 && strlen(name) < 200) {
-			*ret_dir = dir;
-			*ret_name = name;
-			return 0;
-		}
-		r = -EINVAL;
-	}
-	free(dir);
-	free(name);
-	return r;
-}
-
 int ctrlog_fileset_open(const struct ctrlog_fileset_config *cfg, struct ctrlog_fileset **ret)
 {
 	struct ctrlog_fileset *fs;
-	char *dir = NULL;
 	int r;
 
 	fs = calloc(1, sizeof(*fs));
@@ -300,14 +210,9 @@ int ctrlog_fileset_open(const struct ctrlog_fileset_config *cfg, struct ctrlog_f
 	fs->comp.level = cfg->compress_level;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_cond_init(&fs->comp.wake, NULL);
-	r = split_path(cfg->log_path, &dir, &fs->name);
+	r = ctrlog_log_dir_open(cfg->log_path, &fs->dirfd, &fs->name);
 	if (r < 0)
 		goto fail;
-	fs->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fs->dirfd < 0) {
-		r = -errno;
-		goto fail;
-	}
 	r = open_live(fs);
 	if (r == 0)
 		r = cut_torn_tail(fs);
@@ -319,11 +224,9 @@ int ctrlog_fileset_open(const struct ctrlog_fileset_config *cfg, struct ctrlog_f
 	r = resume_compression(fs);
 	if (r < 0)
 		goto fail;
-	free(dir);
 	*ret = fs;
 	return 0;
 fail:
-	free(dir);
 	ctrlog_fileset_free(fs);
 	return r;
 }

@@ -19,7 +19,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 
 #include "ctrlog/ctrlog.h"
 #include "rotate/setreader.h"
+#include "rotate/naming.h"
 #include "rotate/zstd_seekable.h"
 
 #define READ_CHUNK ((size_t)1 << 20)
@@ -78,44 +78,21 @@ struct ctrlog_setreader {
 static int rotated_name(const struct ctrlog_setreader *r, uint64_t n, const char *suffix,
 			char *buf, size_t size)
 {
-	int len = snprintf(buf, size, "%s.%llu%s", r->name, (unsigned long long)n, suffix);
-
-	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
+	return ctrlog_rotated_name(r->name, n, suffix, buf, size);
 }
 
 /* The last rotation number the writer recorded (0 when none). */
 static uint64_t read_last_seq(const struct ctrlog_setreader *r)
 {
-	char name[NAME_MAX_LEN], buf[32] = "";
-	ssize_t len;
-	int fd;
-
-	if (snprintf(name, sizeof(name), ".%s.last-rotation", r->name) >= (int)sizeof(name))
-		return 0;
-	fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return 0;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return len > 0 ? strtoull(buf, NULL, 10) : 0;
+	return ctrlog_last_rotation_read(r->dirfd, r->name);
 }
 
-/* Parses "<name>.<N>" or "<name>.<N>.zst". */
+/* "<name>.<N>" or "<name>.<N>.zst": a file of the set (not compression in progress). */
 static bool parse_rotated(const struct ctrlog_setreader *r, const char *entry, uint64_t *ret_n)
 {
-	size_t len = strlen(r->name);
-	const char *p = entry + len + 1;
-	unsigned long long n;
-	char *end;
+	int kind = ctrlog_rotated_parse(r->name, entry, ret_n);
 
-	if (strncmp(entry, r->name, len) != 0 || entry[len] != '.' || *p < '1' || *p > '9')
-		return false;
-	errno = 0;
-	n = strtoull(p, &end, 10);
-	if (errno || (*end && strcmp(end, ".zst") != 0))
-		return false;
-	*ret_n = n;
-	return true;
+	return kind == CTRLOG_ROTATED_PLAIN || kind == CTRLOG_ROTATED_ZST;
 }
 
 /* The smallest rotated number present that is greater than after (0: any), or 0 for none. */
@@ -483,8 +460,7 @@ static int src_skip_to(struct src *s, uint64_t off)
 int ctrlog_setreader_open(const struct ctrlog_setreader_config *cfg, struct ctrlog_setreader **ret)
 {
 	struct ctrlog_setreader *r;
-	char *a = NULL, *b = NULL;
-	int q = -ENOMEM;
+	int q;
 
 	if (!cfg || !cfg->log_path || !*cfg->log_path)
 		return -EINVAL;
@@ -497,37 +473,17 @@ int ctrlog_setreader_open(const struct ctrlog_setreader_config *cfg, struct ctrl
 		r->cfg.streams = (1u << CTRLOG_N_STREAMS) - 1;
 	r->dirfd = -1;
 	r->cur.fd = -1;
-	a = strdup(cfg->log_path);
-	b = strdup(cfg->log_path);
-	if (!a || !b)
-		goto fail;
-	r->name = strdup(basename(b));
-	if (!r->name)
-		goto fail;
-	if (!*r->name || strcmp(r->name, "/") == 0 || strcmp(r->name, ".") == 0 ||
-	    strcmp(r->name, "..") == 0 || strlen(r->name) > 200) {
-		q = -EINVAL;
-		goto fail;
-	}
-	r->dirfd = open(dirname(a), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (r->dirfd < 0) {
-		q = -errno;
-		goto fail;
-	}
-	r->cap = READ_CHUNK;
-	r->buf = malloc(r->cap);
-	if (!r->buf)
-		goto fail;
-	q = ctrlog_k8s_joiner_new(&r->joiner);
+	q = ctrlog_log_dir_open(cfg->log_path, &r->dirfd, &r->name);
 	if (q < 0)
 		goto fail;
-	free(a);
-	free(b);
+	r->cap = READ_CHUNK;
+	r->buf = malloc(r->cap);
+	q = r->buf ? ctrlog_k8s_joiner_new(&r->joiner) : -ENOMEM;
+	if (q < 0)
+		goto fail;
 	*ret = r;
 	return 0;
 fail:
-	free(a);
-	free(b);
 	ctrlog_setreader_free(r);
 	return q;
 }

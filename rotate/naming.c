@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rotate/naming.h"
+
+/* Longest log file name accepted, so that every derived name fits in NAME_MAX. */
+#define MAX_LOG_NAME 200
+
+int ctrlog_log_dir_open(const char *log_path, int *ret_dirfd, char **ret_name)
+{
+	char *a = strdup(log_path), *b = strdup(log_path), *name = NULL;
+	int fd = -1, r = -ENOMEM;
+
+	if (!a || !b)
+		goto out;
+	name = strdup(basename(b));
+	if (!name)
+		goto out;
+	if (!*name || strcmp(name, "/") == 0 || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0 || strlen(name) > MAX_LOG_NAME) {
+		r = -EINVAL;
+		goto out;
+	}
+	fd = open(dirname(a), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	*ret_dirfd = fd;
+	*ret_name = name;
+	name = NULL;
+	r = 0;
+out:
+	free(name);
+	free(a);
+	free(b);
+	return r;
+}
+
+int ctrlog_rotated_name(const char *name, uint64_t n, const char *suffix, char *buf, size_t size)
+{
+	int len = snprintf(buf, size, "%s.%llu%s", name, (unsigned long long)n, suffix);
+
+	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
+}
+
+int ctrlog_rotated_parse(const char *name, const char *entry, uint64_t *ret_n)
+{
+	size_t len = strlen(name);
+	const char *p = entry + len + 1;
+	unsigned long long n;
+	char *end;
+	int kind;
+
+	if (strncmp(entry, name, len) != 0 || entry[len] != '.' || *p < '1' || *p > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(p, &end, 10);
+	if (errno)
+		return -1;
+	if (*end == '\0')
+		kind = CTRLOG_ROTATED_PLAIN;
+	else if (strcmp(end, ".zst") == 0)
+		kind = CTRLOG_ROTATED_ZST;
+	else if (strcmp(end, ".zst.tmp") == 0)
+		kind = CTRLOG_ROTATED_TMP;
+	else
+		return -1;
+	*ret_n = n;
+	return kind;
+}
+
+int ctrlog_last_rotation_name(const char *name, char *buf, size_t size)
+{
+	int len = snprintf(buf, size, ".%s.last-rotation", name);
+
+	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
+}
+
+uint64_t ctrlog_last_rotation_read(int dirfd, const char *name)
+{
+	char path[512], buf[32] = "";
+	ssize_t n;
+	int fd;
+
+	if (ctrlog_last_rotation_name(name, path, sizeof(path)) < 0)
+		return 0;
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtoull(buf, NULL, 10) : 0;
+}

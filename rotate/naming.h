@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CTRLOG_NAMING_H
+#define CTRLOG_NAMING_H
+
+/*
+ * The names of a log's file set, shared by the writer (fileset.c) and the reader
+ * (setreader.c) so that both read the contract in DESIGN.md the same way:
+ *   <name>.<N>           a rotated file, N = 1, 2, ... never reused
+ *   <name>.<N>.zst       the same, compressed
+ *   <name>.<N>.zst.tmp   compression in progress
+ *   .<name>.last-rotation  the last N used (hidden: never part of the log)
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ctrlog_rotated_kind {
+	CTRLOG_ROTATED_PLAIN,
+	CTRLOG_ROTATED_ZST,
+	CTRLOG_ROTATED_TMP,
+};
+
+/* Splits log_path, opens its directory (O_DIRECTORY) and returns the fd and a malloc()ed file
+ * name. -EINVAL for a path that names no file. */
+int ctrlog_log_dir_open(const char *log_path, int *ret_dirfd, char **ret_name);
+
+/* "<name>.<n><suffix>" into buf; -ENAMETOOLONG when it does not fit. */
+int ctrlog_rotated_name(const char *name, uint64_t n, const char *suffix, char *buf, size_t size);
+
+/* The kind of a directory entry of the set, with its N, or -1 for anything else. */
+int ctrlog_rotated_parse(const char *name, const char *entry, uint64_t *ret_n);
+
+/* ".<name>.last-rotation" into buf. */
+int ctrlog_last_rotation_name(const char *name, char *buf, size_t size);
+
+/* The last N recorded in dirfd, 0 when none. */
+uint64_t ctrlog_last_rotation_read(int dirfd, const char *name);
+
+#endif
