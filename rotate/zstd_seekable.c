@@ -107,7 +107,7 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *ret_l
 /* For structures whose size the file already promised: a short read means a corrupt file. */
 static int pread_exact(int fd, void *buf, size_t len, uint64_t off)
 {
-	size_t got;
+	size_t got = 0;
 	int r = pread_full(fd, buf, len, off, &got);
 
 	if (r < 0)
@@ -261,7 +261,7 @@ struct compressor {
 /* Tops the buffer up to more than frame_max bytes, unless the file ends first. */
 static int fill(struct compressor *c)
 {
-	size_t want = c->in_cap - c->have, got;
+	size_t want = c->in_cap - c->have, got = 0;
 	int r;
 
 	if (c->eof || c->have > c->frame_max)
@@ -305,7 +305,7 @@ static int scan_record(struct compressor *c, uint64_t *ret_len)
 	uint64_t len = c->have, off = c->in_off;
 
 	while (len < CTRLOG_ZST_FRAME_HARD_LIMIT) {
-		size_t want = min_size(c->out_cap, CTRLOG_ZST_FRAME_HARD_LIMIT - len), got;
+		size_t want = min_size(c->out_cap, CTRLOG_ZST_FRAME_HARD_LIMIT - len), got = 0;
 		const uint8_t *nl;
 		int r = pread_full(c->in_fd, c->out, want, off, &got);
 
@@ -394,7 +394,7 @@ static int compress_frame(struct compressor *c, uint64_t len, uint64_t *ret_comp
 	memmove(c->in, c->in + from_buf, c->have - from_buf);
 	c->have -= from_buf;
 	while (left > 0) {
-		size_t want = (size_t)(left < c->in_cap ? left : c->in_cap), got;
+		size_t want = (size_t)(left < c->in_cap ? left : c->in_cap), got = 0;
 
 		r = pread_full(c->in_fd, c->in, want, c->in_off, &got);
 		if (r < 0)
@@ -742,7 +742,7 @@ int ctrlog_zst_read_frame(struct ctrlog_zst *z, size_t k, void *buf, size_t buf_
                           size_t *ret_len)
 {
 	const struct ctrlog_zst_frame_info *f;
-	size_t got;
+	size_t got = 0;
 	int r;
 
 	if (!z || (!buf && buf_size) || !ret_len)
