@@ -81,6 +81,38 @@ int cli_cgroup_enter_container(const struct cli_cgroup *cg);
  * has to leave behind. Does nothing for an inactive struct. */
 void cli_cgroup_remove(struct cli_cgroup *cg);
 
+/* --- ctrlog logs / follow (logs.c) --- */
+
+struct logs_opts {
+	bool follow;
+	bool timestamps;
+	bool tail;
+	uint64_t tail_lines;
+	int64_t since_ns;  /* INT64_MIN: no --since */
+	int64_t until_ns;  /* INT64_MAX: no --until */
+	unsigned streams;  /* 1u << CTRLOG_STDOUT / CTRLOG_STDERR; 0: both */
+	const char *root;
+	const char *target;
+};
+
+/* Prints the log of a container that keeps it in the journal only (logs_journal.c): the
+ * entries with CONTAINER_ID_FULL=full_id, split lines joined; with o->follow, until the `exit`
+ * file appears in ctr_dirfd and everything it logged is printed. Returns the exit status. */
+#ifdef CTRLOG_HAVE_SD_JOURNAL
+int cli_logs_journal(const char *cmd, const struct logs_opts *o, const char *full_id,
+		     int ctr_dirfd);
+#else
+static inline int cli_logs_journal(const char *cmd, const struct logs_opts *o,
+				   const char *full_id, int ctr_dirfd)
+{
+	(void)o;
+	(void)ctr_dirfd;
+	cli_error("%s: container '%s' logs to journald only, and this build has no journald support",
+		  cmd, full_id);
+	return 1;
+}
+#endif
+
 int cmd_run(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
 int cmd_logs(int argc, char **argv);

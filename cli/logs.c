@@ -282,18 +282,6 @@ static int parse_time(const char *s, int64_t *ret_ns)
 	return -EINVAL;
 }
 
-struct logs_opts {
-	bool follow;
-	bool timestamps;
-	bool tail;
-	uint64_t tail_lines;
-	int64_t since_ns;
-	int64_t until_ns;
-	unsigned streams;
-	const char *root;
-	const char *target;
-};
-
 enum { OPT_SINCE = 256, OPT_UNTIL, OPT_STREAM, OPT_ROOT };
 
 static const struct option logs_long_opts[] = {
@@ -541,7 +529,11 @@ static int logs_main(const char *cmd, struct logs_opts *o)
 		goto out;
 	}
 	if (!has_driver(&info, "k8s-file") || !info.log_path[0]) {
-		cli_error("%s: container '%s' keeps no k8s-file log (drivers: %s); reading the journal is not supported yet",
+		if (has_driver(&info, "journald")) {
+			status = cli_logs_journal(cmd, o, id, ctr_dirfd);
+			goto out;
+		}
+		cli_error("%s: container '%s' keeps no log that can be read (drivers: %s)",
 			  cmd, id, info.drivers[0] ? info.drivers : "none");
 		goto out;
 	}
