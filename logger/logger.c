@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -190,6 +192,27 @@ static void close_stream(struct stream *s)
 	}
 }
 
+/* Our pipe's O_NONBLOCK makes splice() non-blocking on both ends, so EAGAIN means either
+ * "nothing to read" or "the output is full"; bytes waiting in the pipe tell which. */
+static bool output_full(int in)
+{
+	int pending = 0;
+
+	return ioctl(in, FIONREAD, &pending) == 0 && pending > 0;
+}
+
+/* Blocking mode: a full output slows the container; nothing is dropped. Returns 1 so that the
+ * caller splices again at once. */
+static int wait_writable(int out)
+{
+	struct pollfd p = { .fd = out, .events = POLLOUT };
+
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 1;
+}
+
 /* splice() moves pipe pages to the passthrough output without copying them through user
  * space; it is used only when no sink needs the bytes framed. */
 static int splice_once(struct ctrlog_logger *l, struct stream *s, enum ctrlog_stream id,
@@ -213,8 +236,10 @@ static int splice_once(struct ctrlog_logger *l, struct stream *s, enum ctrlog_st
 		*ret_eof = true;
 		return 0;
 	}
-	if (errno == EAGAIN || errno == EINTR)
+	if (errno == EINTR)
 		return -EAGAIN;
+	if (errno == EAGAIN)
+		return output_full(s->fd) ? wait_writable(out) : -EAGAIN;
 	/* EINVAL: one side cannot splice (a pty, an O_APPEND file); read() from now on. */
 	s->splice = false;
 	return -EAGAIN;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The background compressor. It owns no queue: rotated files are numbered, so "everything from
- * `next` up to `upto`" is the whole to-do list, and files that retention removed meanwhile are
+ * The background thread: it compresses rotated files and deletes the ones retention dropped.
+ * It owns no queue: rotated files are numbered, so "delete below `oldest`" and "compress from
+ * `next` up to `upto`" are the whole to-do list, and files that retention took meanwhile are
  * simply skipped. The writer thread never waits for it beyond a short critical section.
  */
 #include <errno.h>
@@ -79,8 +80,16 @@ static void *compressor_main(void *arg)
 		uint64_t n, before;
 		int r;
 
-		while (!c->stop && c->next > c->upto)
+		while (!c->stop && c->next > c->upto && c->purged >= fs->oldest)
 			pthread_cond_wait(&c->wake, &fs->lock);
+		if (c->purged < fs->oldest) {
+			/* Deleting first keeps disk use within the retention bound. */
+			n = c->purged++;
+			pthread_mutex_unlock(&fs->lock);
+			ctrlog_fileset_unlink_rotated(fs, n);
+			pthread_mutex_lock(&fs->lock);
+			continue;
+		}
 		if (c->next > c->upto)
 			break; /* stopping, and nothing is left */
 		n = c->next < fs->oldest ? fs->oldest : c->next;
@@ -120,10 +129,10 @@ int ctrlog_compressor_start(struct ctrlog_fileset *fs)
 
 void ctrlog_compressor_kick(struct ctrlog_fileset *fs, uint64_t upto)
 {
-	if (upto > fs->comp.upto) {
+	if (upto > fs->comp.upto)
 		fs->comp.upto = upto;
+	if (fs->comp.next <= fs->comp.upto || fs->comp.purged < fs->oldest)
 		pthread_cond_signal(&fs->comp.wake);
-	}
 }
 
 void ctrlog_compressor_stop(struct ctrlog_fileset *fs)

@@ -53,6 +53,13 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Frees the logger, which first finishes the background thread's work. */
+static void close_logger(struct fixture *f)
+{
+	ctrlog_logger_free(f->logger);
+	f->logger = NULL;
+}
+
 static bool exists(struct fixture *f, const char *name)
 {
 	char *p = test_path(f->dir, name);
@@ -142,6 +149,8 @@ static void test_rotation_retention_and_bounds(void **state)
 	feed_numbered(f, 0, 1000);
 	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
 	assert_int_equal(st.rotations, 49);
+	/* Retention deletes in the background; freeing waits for it. */
+	close_logger(f);
 	assert_false(exists(f, "ctr.log.46"));
 	assert_true(exists(f, "ctr.log.47"));
 	assert_true(exists(f, "ctr.log.49"));
@@ -209,12 +218,13 @@ static void test_numbering_survives_restart(void **state)
 		feed_numbered(f, i, i + 1);
 		assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
 	}
+	close_logger(f);
 	assert_false(exists(f, "ctr.log.3"));
-	ctrlog_logger_free(f->logger);
 	f->cfg.max_files = 1;
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
 	feed_numbered(f, 3, 4);
 	assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
+	close_logger(f);
 	assert_true(exists(f, "ctr.log.4"));
 	assert_false(exists(f, "ctr.log.1"));
 }
@@ -231,7 +241,6 @@ static int run(const char *fmt, const char *arg1, const char *arg2)
 static void test_compression_keeps_newest_plain(void **state)
 {
 	struct fixture *f = *state;
-	struct ctrlog_stats st;
 
 	f->cfg.compress_level = 1;
 	f->cfg.max_files = 5;
@@ -242,13 +251,7 @@ static void test_compression_keeps_newest_plain(void **state)
 		assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
 	}
 	feed_numbered(f, 300, 310);
-	/* Freeing finishes the compressor's queue; stats first, while the logger exists. */
-	{
-		ctrlog_logger *l = f->logger;
-
-		f->logger = NULL;
-		ctrlog_logger_free(l);
-	}
+	close_logger(f); /* waits for the background thread's work */
 	assert_true(exists(f, "ctr.log.1.zst"));
 	assert_true(exists(f, "ctr.log.2.zst"));
 	assert_false(exists(f, "ctr.log.1"));
@@ -259,7 +262,6 @@ static void test_compression_keeps_newest_plain(void **state)
 	assert_int_equal(run("cd %s && zstd -q -dc ctr.log.1.zst > ctr.log.1 && zstd -q -dc ctr.log.2.zst > ctr.log.2",
 			     f->dir, ""), 0);
 	assert_int_equal(check_contiguous(f, 1, 3, 309), 310);
-	(void)st;
 }
 
 /* What a monitor killed mid-compression leaves behind is cleaned up and finished. */
@@ -279,12 +281,7 @@ static void test_recovery(void **state)
 	f->cfg.compress_level = 1;
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
 	feed_numbered(f, 6, 7);
-	{
-		ctrlog_logger *l = f->logger;
-
-		f->logger = NULL;
-		ctrlog_logger_free(l);
-	}
+	close_logger(f);
 	assert_false(exists(f, "ctr.log.3.zst.tmp"));
 	assert_false(exists(f, "ctr.log.2"));      /* its .zst was complete */
 	assert_true(exists(f, "ctr.log.2.zst"));
