@@ -111,13 +111,16 @@ CTRLOG_API void ctrlog_config_init(struct ctrlog_config *cfg);
 /*
  * Creates a logger and opens its sinks. On success *ret_logger owns everything it opened; free it
  * with ctrlog_logger_free(). Returns -EINVAL for a bad configuration, -ENOTSUP for a driver not
- * built in, or the error of opening a sink (for example -ENOENT, -EACCES, -ELOOP for a symlink
- * at the log path).
+ * built in, -ECONNREFUSED when the journald driver finds no journald listening, or the error of
+ * opening a sink (for example -ENOENT, -EACCES, -ELOOP for a symlink at the log path). A
+ * k8s-file log left by an earlier monitor is taken over: a torn last record is cut, numbering
+ * continues, unfinished compression is redone.
  */
 CTRLOG_API int ctrlog_logger_new(const struct ctrlog_config *cfg, ctrlog_logger **ret_logger);
 
-/* Flushes what can be flushed (held partial lines are written as F), closes sinks and every fd
- * the logger owns, and frees the logger. Accepts NULL. */
+/* Flushes what can be flushed (held partial lines are written as F), waits for the background
+ * thread to finish compressing and deleting rotated files, closes sinks and every fd the logger
+ * owns, and frees the logger. Accepts NULL. */
 CTRLOG_API void ctrlog_logger_free(ctrlog_logger *logger);
 
 /*
