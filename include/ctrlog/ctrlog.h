@@ -97,7 +97,8 @@ struct ctrlog_stats {
 	uint64_t compressed_files;   /* rotated files compressed by the background thread */
 	uint64_t compress_bytes_in;  /* their plain size */
 	uint64_t compress_bytes_out; /* their compressed size */
-	uint64_t compress_cpu_ns;    /* CPU time of the compressor thread */
+	uint64_t compress_cpu_ns;    /* CPU time of the background thread: compressing rotated
+				      * files and deleting those retention dropped */
 	uint64_t compress_errors;
 	int32_t last_write_error;    /* negative errno of the latest failed write, 0 if none */
 	uint32_t last_write_error_driver; /* the CTRLOG_DRIVER_* sink it happened in */
