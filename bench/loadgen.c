@@ -22,12 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* "seq=" + 12 digits + " " is the fixed prefix; '\n' ends the line. */
-#define PREFIX_LEN 17
-#define DIGITS_OFF 4
-#define DIGITS_LEN 12
-#define MIN_LINE (PREFIX_LEN + 1)
-#define MAX_LINE (64 * 1024 * 1024)
+#include "lines.h"
+
 #define MAX_WRITE (256 * 1024 * 1024)
 
 struct options {
@@ -57,31 +53,6 @@ static void die(const char *msg, const char *arg)
 	exit(2);
 }
 
-/* Parses "123", "4k", "10m", "1g" (powers of 1024); returns 0 or -1. */
-static int parse_size(const char *s, unsigned long long *ret)
-{
-	char *end;
-	unsigned long long v, mul = 1;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': mul = 1ULL << 10; end++; break;
-	case 'm': case 'M': mul = 1ULL << 20; end++; break;
-	case 'g': case 'G': mul = 1ULL << 30; end++; break;
-	case 't': case 'T': mul = 1ULL << 40; end++; break;
-	default: break;
-	}
-	if (*end != '\0' || (v && mul > ULLONG_MAX / v))
-		return -1;
-	*ret = v * mul;
-	return 0;
-}
-
 static void usage(FILE *f)
 {
 	fputs("usage: loadgen [--line-size N] [--total BYTES] [--write-size N]\n"
@@ -95,7 +66,7 @@ static size_t size_opt(const char *name, const char *arg, size_t min, size_t max
 {
 	unsigned long long v;
 
-	if (parse_size(arg, &v) < 0 || v < min || v > max) {
+	if (bench_parse_size(arg, &v) < 0 || v < min || v > max) {
 		fprintf(stderr, "loadgen: bad %s '%s' (must be %zu..%zu)\n", name,
 			arg, min, max);
 		exit(2);
@@ -125,17 +96,17 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'l': o->line_size = size_opt("--line-size", optarg, MIN_LINE, MAX_LINE); break;
 		case 'w': o->write_size = size_opt("--write-size", optarg, 1, MAX_WRITE); break;
 		case 't':
-			if (parse_size(optarg, &o->total) < 0)
+			if (bench_parse_size(optarg, &o->total) < 0)
 				die("bad --total", optarg);
 			break;
 		case 'e':
-			if (parse_size(optarg, &v) < 0 || v > 100)
+			if (bench_parse_size(optarg, &v) < 0 || v > 100)
 				die("bad --stderr-share (0..100)", optarg);
 			o->stderr_share = (unsigned)v;
 			break;
 		case 'r': o->random_writes = 1; break;
 		case 's':
-			if (parse_size(optarg, &v) < 0)
+			if (bench_parse_size(optarg, &v) < 0)
 				die("bad --seed", optarg);
 			o->seed = v ? v : 1; /* xorshift must not start at 0 */
 			break;
@@ -147,20 +118,6 @@ static void parse_options(int argc, char **argv, struct options *o)
 		die("unexpected argument", argv[optind]);
 }
 
-/* Adds one to the 12 ASCII digits of the line, carrying as needed. */
-static void bump_seq(char *line)
-{
-	char *d = line + DIGITS_OFF + DIGITS_LEN - 1;
-
-	while (d >= line + DIGITS_OFF) {
-		if (*d != '9') {
-			(*d)++;
-			return;
-		}
-		*d-- = '0';
-	}
-}
-
 static void stream_init(struct stream *s, int fd, size_t line_size,
 			unsigned long long lines)
 {
@@ -169,9 +126,7 @@ static void stream_init(struct stream *s, int fd, size_t line_size,
 	s->line = malloc(line_size);
 	if (!s->line)
 		die("out of memory", NULL);
-	memcpy(s->line, "seq=000000000001 ", PREFIX_LEN);
-	memset(s->line + PREFIX_LEN, 'x', line_size - PREFIX_LEN - 1);
-	s->line[line_size - 1] = '\n';
+	bench_line_first(s->line, line_size);
 	s->off = 0;
 	s->left = s->target = lines * line_size;
 	s->done = 0;
@@ -188,7 +143,7 @@ static void stream_fill(struct stream *s, char *buf, size_t n)
 		size_t k;
 
 		if (s->off == s->line_size) {
-			bump_seq(s->line);
+			bench_line_next(s->line);
 			s->off = 0;
 		}
 		k = s->line_size - s->off;

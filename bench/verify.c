@@ -27,11 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PREFIX_LEN 17
-#define DIGITS_OFF 4
-#define DIGITS_LEN 12
-#define MIN_LINE (PREFIX_LEN + 1)
-#define MAX_LINE (64 * 1024 * 1024)
+#include "lines.h"
+
 #define READ_CHUNK (8 * 1024 * 1024)
 #define UNCHECKED (-1LL)
 
@@ -86,37 +83,12 @@ static void fail_usage(const char *msg, const char *arg)
 	exit(2);
 }
 
-/* Same syntax as loadgen: digits with an optional k/m/g/t (1024) suffix. */
-static int parse_size(const char *s, unsigned long long *ret)
-{
-	unsigned long long v, mul = 1;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': mul = 1ULL << 10; end++; break;
-	case 'm': case 'M': mul = 1ULL << 20; end++; break;
-	case 'g': case 'G': mul = 1ULL << 30; end++; break;
-	case 't': case 'T': mul = 1ULL << 40; end++; break;
-	default: break;
-	}
-	if (*end != '\0' || (v && mul > ULLONG_MAX / v))
-		return -1;
-	*ret = v * mul;
-	return 0;
-}
-
 static unsigned long long size_arg(const char *name, const char *arg,
 				   unsigned long long min, unsigned long long max)
 {
 	unsigned long long v;
 
-	if (parse_size(arg, &v) < 0 || v < min || v > max)
+	if (bench_parse_size(arg, &v) < 0 || v < min || v > max)
 		fail_usage(name, arg);
 	return v;
 }
@@ -181,9 +153,7 @@ static void expect_init(struct expect *e, size_t line_size, long long want)
 		fputs("verify: out of memory\n", stderr);
 		exit(2);
 	}
-	memcpy(e->line, "seq=000000000001 ", PREFIX_LEN);
-	memset(e->line + PREFIX_LEN, 'x', line_size - PREFIX_LEN - 1);
-	e->line[line_size - 1] = '\n';
+	bench_line_first(e->line, line_size);
 	e->line_size = line_size;
 	e->off = 0;
 	e->lines = 0;
@@ -192,17 +162,9 @@ static void expect_init(struct expect *e, size_t line_size, long long want)
 
 static void expect_next_line(struct expect *e)
 {
-	char *d = e->line + DIGITS_OFF + DIGITS_LEN - 1;
-
 	e->lines++;
 	e->off = 0;
-	while (d >= e->line + DIGITS_OFF) {
-		if (*d != '9') {
-			(*d)++;
-			return;
-		}
-		*d-- = '0';
-	}
+	bench_line_next(e->line);
 }
 
 /* Prints up to 48 bytes of data with non-printable bytes escaped. */

@@ -65,3 +65,29 @@ char *test_path(const char *dir, const char *name)
 		abort();
 	return p;
 }
+
+int test_logger_setup(void **state)
+{
+	struct test_logger_fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		abort();
+	f->dir = test_tmpdir();
+	f->log = test_path(f->dir, "ctr.log");
+	ctrlog_config_init(&f->cfg);
+	f->cfg.log_path = f->log;
+	*state = f;
+	return 0;
+}
+
+int test_logger_teardown(void **state)
+{
+	struct test_logger_fixture *f = *state;
+
+	ctrlog_logger_free(f->logger);
+	test_rmtree(f->dir);
+	free(f->log);
+	free(f->dir);
+	free(f);
+	return 0;
+}

@@ -21,46 +21,22 @@
 
 #define RECORD 49 /* prefix (40) + "n=NNNNNN" + "\n" */
 
-struct fixture {
-	char *dir;
-	char *log;
-	struct ctrlog_config cfg;
-	ctrlog_logger *logger;
-};
-
+/* Rotated files stay plain unless a test asks for compression. */
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	f->dir = test_tmpdir();
-	f->log = test_path(f->dir, "ctr.log");
-	ctrlog_config_init(&f->cfg);
-	f->cfg.log_path = f->log;
-	f->cfg.compress_level = CTRLOG_COMPRESS_NONE;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	ctrlog_logger_free(f->logger);
-	test_rmtree(f->dir);
-	free(f->log);
-	free(f->dir);
-	free(f);
+	test_logger_setup(state);
+	((struct test_logger_fixture *)*state)->cfg.compress_level = CTRLOG_COMPRESS_NONE;
 	return 0;
 }
 
 /* Frees the logger, which first finishes the background thread's work. */
-static void close_logger(struct fixture *f)
+static void close_logger(struct test_logger_fixture *f)
 {
 	ctrlog_logger_free(f->logger);
 	f->logger = NULL;
 }
 
-static bool exists(struct fixture *f, const char *name)
+static bool exists(struct test_logger_fixture *f, const char *name)
 {
 	char *p = test_path(f->dir, name);
 	bool r = access(p, F_OK) == 0;
@@ -69,7 +45,7 @@ static bool exists(struct fixture *f, const char *name)
 	return r;
 }
 
-static off_t size_of(struct fixture *f, const char *name)
+static off_t size_of(struct test_logger_fixture *f, const char *name)
 {
 	char *p = test_path(f->dir, name);
 	struct stat st;
@@ -79,7 +55,7 @@ static off_t size_of(struct fixture *f, const char *name)
 	return r;
 }
 
-static void make_file(struct fixture *f, const char *name, const char *content)
+static void make_file(struct test_logger_fixture *f, const char *name, const char *content)
 {
 	char *p = test_path(f->dir, name);
 	FILE *fp = fopen(p, "w");
@@ -91,7 +67,7 @@ static void make_file(struct fixture *f, const char *name, const char *content)
 }
 
 /* Feeds lines "n=<i>" for i in [from, to), one per feed. */
-static void feed_numbered(struct fixture *f, int from, int to)
+static void feed_numbered(struct test_logger_fixture *f, int from, int to)
 {
 	char line[32];
 
@@ -105,7 +81,7 @@ static void feed_numbered(struct fixture *f, int from, int to)
 /* Checks that the rotated files (oldest first) and the live file hold consecutive numbers
  * ending at `last`, every file within max_size and made of whole records; returns how many
  * lines were found. */
-static int check_contiguous(struct fixture *f, int first_n, int last_n, int last)
+static int check_contiguous(struct test_logger_fixture *f, int first_n, int last_n, int last)
 {
 	int expect = -1, lines = 0;
 
@@ -140,7 +116,7 @@ static int check_contiguous(struct fixture *f, int first_n, int last_n, int last
 
 static void test_rotation_retention_and_bounds(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	struct ctrlog_stats st;
 
 	f->cfg.max_size = 1000; /* 20 records of 49 bytes */
@@ -162,7 +138,7 @@ static void test_rotation_retention_and_bounds(void **state)
  * freshly rotated, empty live file. */
 static void test_rotation_within_one_round(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	char *buf = malloc(1000 * 9 + 1);
 	size_t len = 0;
 
@@ -179,7 +155,7 @@ static void test_rotation_within_one_round(void **state)
 /* A single record larger than max_size goes alone into its own file; no record spans two. */
 static void test_oversized_record_alone(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	char big[3001];
 
 	f->cfg.max_size = 1000;
@@ -197,7 +173,7 @@ static void test_oversized_record_alone(void **state)
 
 static void test_max_size_zero_never_rotates(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 
 	f->cfg.max_size = 0;
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
@@ -210,7 +186,7 @@ static void test_max_size_zero_never_rotates(void **state)
  * restarted. */
 static void test_numbering_survives_restart(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 
 	f->cfg.max_files = 0;
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
@@ -240,7 +216,7 @@ static int run(const char *fmt, const char *arg1, const char *arg2)
 /* Older rotated files become .zst (zstd -d gives back the bytes); the newest stays plain. */
 static void test_compression_keeps_newest_plain(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 
 	f->cfg.compress_level = 1;
 	f->cfg.max_files = 5;
@@ -267,7 +243,7 @@ static void test_compression_keeps_newest_plain(void **state)
 /* What a monitor killed mid-compression leaves behind is cleaned up and finished. */
 static void test_recovery(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 
 	make_file(f, "ctr.log.2", "2026-11-27T09:43:42.000000000Z stdout F n=000002\n");
 	assert_int_equal(run("cd %s && zstd -q ctr.log.2 -o ctr.log.2.zst", f->dir, ""), 0);
@@ -299,7 +275,7 @@ static void test_recovery(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, test_logger_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_rotation_retention_and_bounds),
 		T(test_rotation_within_one_round),

@@ -21,37 +21,6 @@
 
 #define PREFIX 40 /* "<30-char time> stdout F " */
 
-struct fixture {
-	char *dir;
-	char *log;
-	struct ctrlog_config cfg;
-	ctrlog_logger *logger;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	f->dir = test_tmpdir();
-	f->log = test_path(f->dir, "ctr.log");
-	ctrlog_config_init(&f->cfg);
-	f->cfg.log_path = f->log;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	ctrlog_logger_free(f->logger);
-	test_rmtree(f->dir);
-	free(f->log);
-	free(f->dir);
-	free(f);
-	return 0;
-}
-
 /* The log reduced to "<stream> <tag> <content>" lines, after checking each prefix's shape. */
 static char *log_without_times(const char *path)
 {
@@ -75,7 +44,7 @@ static char *log_without_times(const char *path)
 	return out;
 }
 
-static void assert_log(struct fixture *f, const char *want)
+static void assert_log(struct test_logger_fixture *f, const char *want)
 {
 	char *got = log_without_times(f->log);
 
@@ -83,14 +52,14 @@ static void assert_log(struct fixture *f, const char *want)
 	free(got);
 }
 
-static void new_logger(struct fixture *f)
+static void new_logger(struct test_logger_fixture *f)
 {
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
 }
 
 static void test_feed_frames_and_ends_with_f(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	struct ctrlog_stats st;
 
 	new_logger(f);
@@ -110,7 +79,7 @@ static void test_feed_frames_and_ends_with_f(void **state)
 /* Input larger than the stream buffer is fed in pieces; max_line still governs. */
 static void test_feed_large_input_long_line(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	size_t len = 300000;
 	char *big = malloc(len + 1);
 	struct ctrlog_stats st;
@@ -143,7 +112,7 @@ static int dispatch_until(ctrlog_logger *l, int open_wanted, int timeout_ms)
 
 static void test_pipes_until_eof(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	int out[2], err[2];
 	char line[64];
 
@@ -176,7 +145,7 @@ static void test_pipes_until_eof(void **state)
  * the line follows as its own record. */
 static void test_idle_flush_writes_p(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	int p[2];
 
 	f->cfg.idle_flush_ms = 50;
@@ -201,7 +170,7 @@ static void test_idle_flush_writes_p(void **state)
 
 static void test_flush_writes_held_as_p(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 
 	new_logger(f);
 	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "half", 4), 0);
@@ -212,7 +181,7 @@ static void test_flush_writes_held_as_p(void **state)
 /* passthrough with k8s-file: the raw bytes, unframed, next to the formatted log. */
 static void test_passthrough_with_k8s(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	char *raw_path = test_path(f->dir, "raw"), *raw;
 	int fd = open(raw_path, O_WRONLY | O_CREAT, 0600);
 	size_t len;
@@ -235,7 +204,7 @@ static void test_passthrough_with_k8s(void **state)
 /* passthrough alone splices from the pipe: the bytes arrive unchanged. */
 static void test_passthrough_alone_from_pipe(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	char *raw_path = test_path(f->dir, "raw"), *raw;
 	int fd = open(raw_path, O_WRONLY | O_CREAT, 0600), p[2];
 	struct ctrlog_stats st;
@@ -263,7 +232,7 @@ static void test_passthrough_alone_from_pipe(void **state)
 
 static void test_none_drains(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	struct ctrlog_stats st;
 	int p[2];
 
@@ -282,7 +251,7 @@ static void test_none_drains(void **state)
 
 static void test_bad_config_leaves_output_untouched(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	ctrlog_logger *sentinel = (ctrlog_logger *)0x1;
 	ctrlog_logger *l = sentinel;
 
@@ -301,7 +270,7 @@ static void test_bad_config_leaves_output_untouched(void **state)
 
 static void test_symlink_log_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	char *target = test_path(f->dir, "target");
 	ctrlog_logger *l = NULL;
 
@@ -314,7 +283,7 @@ static void test_symlink_log_refused(void **state)
 
 static void test_log_mode_0640(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	struct stat st;
 	mode_t old = umask(0);
 
@@ -326,7 +295,7 @@ static void test_log_mode_0640(void **state)
 
 static void test_rotate_api(void **state)
 {
-	struct fixture *f = *state;
+	struct test_logger_fixture *f = *state;
 	char *rotated = test_path(f->dir, "ctr.log.1");
 	struct ctrlog_stats st;
 
@@ -370,7 +339,7 @@ static void test_id_validate(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, test_logger_setup, test_logger_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_feed_frames_and_ends_with_f),
 		T(test_feed_large_input_long_line),
