@@ -275,7 +275,7 @@ static int parse_time(const char *s, int64_t *ret_ns)
 		*ret_ns = ((int64_t)now.tv_sec - total) * 1000000000 + now.tv_nsec;
 		return 0;
 	}
-	if (ctrlog_zst_record_time(s, len, &ns) == 0) {
+	if (ctrlog_k8s_parse_time(s, len, &ns) == 0) {
 		*ret_ns = ns;
 		return 0;
 	}

@@ -2,7 +2,7 @@
 /*
  * Reading k8s-file records. The writer's own records have a fixed 30-byte time, so that case is
  * recognised first; other writers' times (conmon's `+00:00`, containerd's trimmed fractions) are
- * found by the space that ends them. The time itself is parsed by ctrlog_zst_record_time(),
+ * found by the space that ends them. The time itself is parsed by ctrlog_k8s_parse_time(),
  * which the compressor already uses for its frame metadata, so both agree on every record.
  */
 #include <errno.h>
@@ -37,7 +37,7 @@ int ctrlog_k8s_parse_record(const char *line, size_t len, struct ctrlog_k8s_reco
 			return -EINVAL;
 		tlen = (size_t)(sp - line);
 	}
-	r = ctrlog_zst_record_time(line, tlen, &ns);
+	r = ctrlog_k8s_parse_time(line, tlen, &ns);
 	if (r < 0)
 		return r;
 	/* " stdout F " or " stderr P ": the content may be empty, but its separator is not

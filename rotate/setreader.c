@@ -28,6 +28,7 @@
 #include "ctrlog/ctrlog.h"
 #include "rotate/setreader.h"
 #include "rotate/naming.h"
+#include "formats/k8s-file.h"
 #include "rotate/zstd_seekable.h"
 
 #define READ_CHUNK ((size_t)1 << 20)
@@ -629,7 +630,7 @@ static int first_time(struct src *s, int64_t *ret_ns)
 	n = pread(s->fd, head, sizeof(head), 0);
 	if (n <= 0)
 		return -ENODATA;
-	return ctrlog_zst_record_time(head, (size_t)n, ret_ns) == 0 ? 0 : -ENODATA;
+	return ctrlog_k8s_parse_time(head, (size_t)n, ret_ns) == 0 ? 0 : -ENODATA;
 }
 
 int ctrlog_setreader_seek_start(struct ctrlog_setreader *r)

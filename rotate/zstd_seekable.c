@@ -7,7 +7,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memrchr() */
 #endif
-#include "zstd_seekable.h"
+#include "rotate/zstd_seekable.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -17,6 +17,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 #include <zstd.h>
+
+#include "formats/k8s-file.h"
 
 #define SKIP_HEADER 8 /* skippable frame: u32 magic, u32 size of what follows */
 #define SEEK_TABLE_MAGIC 0x184D2A5EU
@@ -113,120 +115,6 @@ static int pread_exact(int fd, void *buf, size_t len, uint64_t off)
 	if (r < 0)
 		return r;
 	return got == len ? 0 : -EBADMSG;
-}
-
-/* ---- time of a k8s-file record ---- */
-
-static bool parse_digits(const char *p, size_t n, unsigned *ret)
-{
-	unsigned v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)(p[i] - '0');
-	}
-	*ret = v;
-	return true;
-}
-
-static unsigned days_in_month(unsigned y, unsigned m)
-{
-	static const unsigned char days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return days[m - 1] + (m == 2 && leap);
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date, year >= 0 (March-based year count). */
-static int64_t days_from_civil(unsigned y, unsigned m, unsigned d)
-{
-	int64_t yy = (int64_t)y - (m <= 2);
-	int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-	int64_t yoe = yy - era * 400;
-	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + doe - 719468;
-}
-
-/* Parses "[.f{1,9}]" at rec[*pos]; frac comes back in nanoseconds. */
-static int parse_fraction(const char *rec, size_t len, size_t *pos, int64_t *ret_frac)
-{
-	size_t i = *pos, nd = 0;
-	int64_t frac = 0;
-
-	if (i >= len || rec[i] != '.') {
-		*ret_frac = 0;
-		return 0;
-	}
-	for (i++; i < len && rec[i] >= '0' && rec[i] <= '9'; i++) {
-		if (++nd > 9)
-			return -EINVAL;
-		frac = frac * 10 + (rec[i] - '0');
-	}
-	if (nd == 0)
-		return -EINVAL;
-	for (; nd < 9; nd++)
-		frac *= 10;
-	*pos = i;
-	*ret_frac = frac;
-	return 0;
-}
-
-/* Parses "Z" or "±hh:mm" at rec[*pos]; the offset comes back in seconds east of UTC. */
-static int parse_zone(const char *rec, size_t len, size_t *pos, int64_t *ret_off)
-{
-	size_t i = *pos;
-	unsigned oh, om;
-
-	if (i < len && (rec[i] == 'Z' || rec[i] == 'z')) {
-		*pos = i + 1;
-		*ret_off = 0;
-		return 0;
-	}
-	if (i >= len || (rec[i] != '+' && rec[i] != '-') || len - i < 6)
-		return -EINVAL;
-	if (!parse_digits(rec + i + 1, 2, &oh) || rec[i + 3] != ':' ||
-	    !parse_digits(rec + i + 4, 2, &om) || oh > 23 || om > 59)
-		return -EINVAL;
-	*ret_off = (rec[i] == '-' ? -1 : 1) * (int64_t)(oh * 3600 + om * 60);
-	*pos = i + 6;
-	return 0;
-}
-
-int ctrlog_zst_record_time(const char *rec, size_t len, int64_t *ret_ns)
-{
-	unsigned y, mo, d, h, mi, s;
-	size_t pos = 19;
-	int64_t frac, zone, secs, ns;
-	int r;
-
-	if (!rec || !ret_ns)
-		return -EINVAL;
-	if (len < 20 || !parse_digits(rec, 4, &y) || rec[4] != '-' ||
-	    !parse_digits(rec + 5, 2, &mo) || rec[7] != '-' || !parse_digits(rec + 8, 2, &d) ||
-	    (rec[10] != 'T' && rec[10] != 't') || !parse_digits(rec + 11, 2, &h) ||
-	    rec[13] != ':' || !parse_digits(rec + 14, 2, &mi) || rec[16] != ':' ||
-	    !parse_digits(rec + 17, 2, &s))
-		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59)
-		return -EINVAL;
-	r = parse_fraction(rec, len, &pos, &frac);
-	if (r < 0)
-		return r;
-	r = parse_zone(rec, len, &pos, &zone);
-	if (r < 0)
-		return r;
-	if (pos < len && rec[pos] != ' ')
-		return -EINVAL;
-
-	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - zone;
-	if (__builtin_mul_overflow(secs, (int64_t)1000000000, &ns) ||
-	    __builtin_add_overflow(ns, frac, &ns))
-		return -ERANGE;
-	*ret_ns = ns;
-	return 0;
 }
 
 /* ---- compressor ---- */
@@ -329,7 +217,7 @@ static int64_t time_or(const uint8_t *rec, size_t len, int64_t unknown)
 {
 	int64_t t;
 
-	return ctrlog_zst_record_time((const char *)rec, len, &t) == 0 ? t : unknown;
+	return ctrlog_k8s_parse_time((const char *)rec, len, &t) == 0 ? t : unknown;
 }
 
 /*

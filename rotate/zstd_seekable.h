@@ -119,12 +119,4 @@ int ctrlog_zst_stream_read(struct ctrlog_zst_stream *s, void *buf, size_t size, 
 /* Decodes all of in_fd into out_fd with a ctrlog_zst_stream. Same errors, plus write errors. */
 int ctrlog_zst_decompress_fd(int in_fd, int out_fd);
 
-/*
- * Parses the time at the start of a k8s-file record (or a bare RFC 3339 time):
- * YYYY-MM-DDTHH:MM:SS[.f], 1-9 fraction digits, then Z or +hh:mm / -hh:mm, then a space or the
- * end of len. Sets *ret_ns to nanoseconds since the epoch (UTC). Returns -EINVAL when malformed,
- * -ERANGE when outside int64 nanoseconds (years before 1678 or after 2262).
- */
-int ctrlog_zst_record_time(const char *rec, size_t len, int64_t *ret_ns);
-
 #endif

@@ -74,14 +74,18 @@ static void reference_time(const struct timespec *ts, char *out)
 	snprintf(out + 19, 12, ".%09uZ", (unsigned)(ts->tv_nsec % 1000000000));
 }
 
+/* Formats a time, compares with the libc reference, and parses it back to the same value. */
 static void check_time(time_t sec, long nsec)
 {
 	struct timespec ts = { .tv_sec = sec, .tv_nsec = nsec };
 	char got[CTRLOG_K8S_TIME_LEN + 1] = "", want[CTRLOG_K8S_TIME_LEN + 1];
+	int64_t ns = 0;
 
 	ctrlog_k8s_format_time(&ts, got);
 	reference_time(&ts, want);
 	assert_string_equal(got, want);
+	assert_int_equal(ctrlog_k8s_parse_time(got, CTRLOG_K8S_TIME_LEN, &ns), 0);
+	assert_int_equal(ns, (int64_t)sec * 1000000000 + nsec);
 }
 
 static void test_time_known_value(void **state)

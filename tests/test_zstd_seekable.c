@@ -25,6 +25,7 @@
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader(), to check what each frame declares */
 #include <zstd.h>
 
+#include "formats/k8s-file.h"
 #include "rotate/zstd_seekable.h"
 
 /* ---- helpers: temp dir, files, generated logs ---- */
@@ -408,7 +409,7 @@ static void test_record_time(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = ctrlog_zst_record_time(cases[i].s, strlen(cases[i].s), &ns);
+		int r = ctrlog_k8s_parse_time(cases[i].s, strlen(cases[i].s), &ns);
 
 		if (r != cases[i].r)
 			fail_msg("%s: got %d, want %d", cases[i].s, r, cases[i].r);
@@ -417,16 +418,16 @@ static void test_record_time(void **state)
 	}
 
 	/* Leap days, the epoch, before it, and len stopping the parse before the zone. */
-	assert_int_equal(ctrlog_zst_record_time("2024-02-29T00:00:00Z", 20, &ns), 0);
+	assert_int_equal(ctrlog_k8s_parse_time("2024-02-29T00:00:00Z", 20, &ns), 0);
 	assert_int_equal(ns, (int64_t)1709164800 * 1000000000);
-	assert_int_equal(ctrlog_zst_record_time("2000-02-29T00:00:00Z", 20, &ns), 0);
-	assert_int_equal(ctrlog_zst_record_time("1900-02-29T00:00:00Z", 20, &ns), -EINVAL);
-	assert_int_equal(ctrlog_zst_record_time("1970-01-01T00:00:00Z", 20, &ns), 0);
+	assert_int_equal(ctrlog_k8s_parse_time("2000-02-29T00:00:00Z", 20, &ns), 0);
+	assert_int_equal(ctrlog_k8s_parse_time("1900-02-29T00:00:00Z", 20, &ns), -EINVAL);
+	assert_int_equal(ctrlog_k8s_parse_time("1970-01-01T00:00:00Z", 20, &ns), 0);
 	assert_int_equal(ns, 0);
-	assert_int_equal(ctrlog_zst_record_time("1969-12-31T23:59:59.5Z", 22, &ns), 0);
+	assert_int_equal(ctrlog_k8s_parse_time("1969-12-31T23:59:59.5Z", 22, &ns), 0);
 	assert_int_equal(ns, -500000000);
 	ns = 42;
-	assert_int_equal(ctrlog_zst_record_time("2026-11-27T09:43:42Z", 19, &ns), -EINVAL);
+	assert_int_equal(ctrlog_k8s_parse_time("2026-11-27T09:43:42Z", 19, &ns), -EINVAL);
 	assert_int_equal(ns, 42);
 }
 
