@@ -6,12 +6,18 @@
 
 static const char usage[] =
 	"usage: ctrlog run [OPTIONS] [--] COMMAND [ARG...]\n"
+	"       ctrlog logs [-f] [-n N|all] [--since TIME] [--until TIME] [-t] [--stream S]\n"
+	"                   [--root DIR] ID|PREFIX|NAME\n"
+	"       ctrlog follow [--root DIR] ID|PREFIX|NAME\n"
 	"       ctrlog rotate [--root DIR] ID\n"
-	"       ctrlog logs [-f] [-n N|all] [--since TIME] [--until TIME] [-t] [--stream S] ID\n"
-	"       ctrlog follow ID\n"
-	"       ctrlog ps [-a]\n"
-	"       ctrlog --help\n"
-	"See DESIGN.md for every option.\n";
+	"       ctrlog ps [-a] [--root DIR]\n"
+	"run options:\n"
+	"  --id ID --name NAME --root DIR --tty --detach --stats --cgroups split|disabled\n"
+	"  --log-driver k8s-file|journald|passthrough|none (repeatable)  --log-path PATH\n"
+	"  --log-max-size SIZE (10m)  --log-max-files N (5)  --log-compress zstd[:L]|none (zstd:1)\n"
+	"  --log-max-line SIZE (16k)  --log-mode blocking|non-blocking  --log-buffer-size SIZE (1m)\n"
+	"  --log-tag TAG  --log-label KEY=VALUE\n"
+	"More in README.md.\n";
 
 int main(int argc, char **argv)
 {
@@ -19,7 +25,8 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 1;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0))) {
 		fputs(usage, stdout);
 		return 0;
 	}
