@@ -49,6 +49,10 @@ struct journald_sink {
 	uint64_t partial_seed[3];
 	uint64_t partial_counter;
 	struct partial_state partial[CTRLOG_N_STREAMS];
+	/* Non-blocking mode: our own socket to journald, sent to with MSG_DONTWAIT (sd-journal's
+	 * socket always blocks when journald is slow), and room for each field plus its '\n'. */
+	int sock;
+	struct iovec *native;
 	/* A write-error episode (journald unreachable): its error, 0 when none, and what it lost. */
 	int error;
 	uint64_t lost_records;
@@ -74,6 +78,38 @@ static void new_partial_id(struct journald_sink *j, struct partial_state *p)
 		 (unsigned long long)j->partial_seed[2], (unsigned long long)++j->partial_counter);
 	p->ordinal = 0;
 	p->open = true;
+}
+
+/*
+ * journald's native protocol, which sd_journal_sendv() speaks too: one datagram per entry,
+ * each field "KEY=VALUE\n". Values here never hold a '\n' (records are cut at newlines, and
+ * labels, tags and names are checked), so the simple form serves. Returns -EAGAIN at once when
+ * journald's queue is full.
+ */
+static int send_native(struct journald_sink *j, const struct iovec *iov, size_t n)
+{
+	struct msghdr msg = { .msg_iov = j->native, .msg_iovlen = 2 * n };
+
+	for (size_t i = 0; i < n; i++) {
+		j->native[2 * i] = iov[i];
+		j->native[2 * i + 1] = (struct iovec){ "\n", 1 };
+	}
+	if (sendmsg(j->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+		return 0;
+	return -errno;
+}
+
+/* One entry: blocking mode waits for journald (back-pressure), non-blocking mode never does. An
+ * entry too large for a datagram goes through sd-journal, which passes it in a memfd. */
+static int send_entry(struct journald_sink *j, struct iovec *iov, size_t n)
+{
+	int r;
+
+	j->base.stats->writes++;
+	if (j->sock < 0)
+		return sd_journal_sendv(iov, (int)n);
+	r = send_native(j, iov, n);
+	return r == -EMSGSIZE ? sd_journal_sendv(iov, (int)n) : r;
 }
 
 /*
@@ -111,8 +147,7 @@ static int send_marker(struct journald_sink *j)
 		       ctrlog_strerror(j->error));
 	iov[n++] = (struct iovec){ text, (size_t)len < sizeof(text) ? (size_t)len : sizeof(text) - 1 };
 	iov[n++] = (struct iovec){ "PRIORITY=4", 10 };
-	r = sd_journal_sendv(iov, (int)n);
-	j->base.stats->writes++;
+	r = send_entry(j, iov, n);
 	if (r < 0)
 		return r;
 	j->error = 0;
@@ -161,8 +196,7 @@ static int send_record(struct journald_sink *j, const struct ctrlog_record *rec)
 		if (!rec->partial)
 			p->open = false;
 	}
-	r = sd_journal_sendv(iov, (int)n);
-	j->base.stats->writes++;
+	r = send_entry(j, iov, n);
 	if (r < 0)
 		note_failure(j, r, rec->len);
 	return r;
@@ -208,7 +242,10 @@ static void jd_free(struct ctrlog_sink *base)
 		free(j->labels[i]);
 	free(j->labels);
 	free(j->iov);
+	free(j->native);
 	free(j->message);
+	if (j->sock >= 0)
+		close(j->sock);
 	free(j);
 }
 
@@ -219,19 +256,28 @@ static const struct ctrlog_sink_ops journald_ops = {
 	.free = jd_free,
 };
 
-/* Fails early and clearly when nothing listens on the journal socket, before the container
- * starts, rather than dropping its first lines. */
-static int journal_reachable(void)
+/* A datagram socket connected to journald; -ECONNREFUSED or -ENOENT when none listens. */
+static int journal_connect(int flags, int *ret_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = JOURNAL_SOCKET };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | flags, 0);
 
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Field values must not hold a newline: journald would take the rest as another field. */
+static bool has_newline(const char *s)
+{
+	return s && strchr(s, '\n');
 }
 
 static int build_fixed_fields(struct journald_sink *j, const struct ctrlog_config *cfg)
@@ -261,24 +307,38 @@ int ctrlog_journald_sink_new(const struct ctrlog_config *cfg, struct ctrlog_stat
 	size_t n = 0;
 	int r;
 
-	if (!cfg->container_id)
+	if (!cfg->container_id || has_newline(cfg->name) || has_newline(cfg->tag))
 		return -EINVAL;
-	r = journal_reachable();
-	if (r < 0)
-		return r == -ENOENT || r == -ECONNREFUSED ? -ECONNREFUSED : r;
+	for (size_t i = 0; i < cfg->n_labels; i++)
+		if (has_newline(cfg->labels[i]))
+			return -EINVAL;
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
 	j->base.ops = &journald_ops;
 	j->base.stats = stats;
+	j->sock = -1;
+	/* Fails early and clearly when nothing listens on the journal socket, before the
+	 * container starts, rather than dropping its first lines. Non-blocking mode keeps the
+	 * connection to send on. */
+	r = journal_connect(SOCK_NONBLOCK, &j->sock);
+	if (r < 0) {
+		r = r == -ENOENT || r == -ECONNREFUSED ? -ECONNREFUSED : r;
+		goto fail;
+	}
+	if (cfg->mode != CTRLOG_MODE_NON_BLOCKING) {
+		close(j->sock);
+		j->sock = -1;
+	}
 	r = build_fixed_fields(j, cfg);
 	if (r < 0)
 		goto fail;
 	/* fixed + labels + MESSAGE, PRIORITY and four partial fields */
 	j->iov = calloc(j->n_fixed + cfg->n_labels + 6, sizeof(*j->iov));
+	j->native = calloc(2 * (j->n_fixed + cfg->n_labels + 6), sizeof(*j->native));
 	j->message_cap = cfg->max_line;
 	j->message = malloc(strlen(MESSAGE_KEY) + j->message_cap);
-	if (!j->iov || !j->message) {
+	if (!j->iov || !j->native || !j->message) {
 		r = -ENOMEM;
 		goto fail;
 	}

@@ -176,10 +176,46 @@ comes_back() {
 	assert_eq "line $((before + lost_lines + 1))" "$(sed -n 3p "$T/gap")" "the entry after the marker"
 }
 
+# A journald that is alive but frozen (SIGSTOP): blocking mode waits for it, non-blocking mode
+# keeps the container at full speed and counts what it could not send.
+stalls() {
+	local id mon ticks0 ticks1 rc=0
+	trap 'set +e; [ -z "${JOURNALD_PID:-}" ] || kill -CONT "$JOURNALD_PID"; journald_kill' EXIT
+	journald_start "$T" || fail "cannot start systemd-journald"
+	kill -STOP "$JOURNALD_PID"
+	# blocking: the container is held back, the monitor waits without spinning
+	id=$(new_id)
+	"$CTRLOG" run --root "$ROOT" --id "$id" --log-driver journald -- seq 1 100000 \
+		>/dev/null 2>"$T/err" </dev/null &
+	mon=$!
+	sleep 1
+	ticks0=$(awk '{ print $14 + $15 }' "/proc/$mon/stat")
+	sleep 1
+	ticks1=$(awk '{ print $14 + $15 }' "/proc/$mon/stat")
+	[ ! -e "$ROOT/$id/exit" ] || fail "blocking mode: the container finished while journald was frozen"
+	[ $((ticks1 - ticks0)) -lt 20 ] || fail "blocking mode: the monitor spun ($((ticks1 - ticks0)) ticks in 1 s)"
+	kill -CONT "$JOURNALD_PID"
+	wait $mon || rc=$?
+	assert_eq 0 "$rc" "blocking mode: exit status"
+	journald_sync
+	assert_eq 100000 "$(jctl CONTAINER_ID="${id:0:12}" -o cat | wc -l)" "blocking mode: entries stored"
+	# non-blocking: the container runs to its end at once, drops are counted
+	kill -STOP "$JOURNALD_PID"
+	id=$(new_id)
+	rc=0
+	timeout 30 "$CTRLOG" run --root "$ROOT" --id "$id" --log-driver journald --log-mode non-blocking \
+		--stats -- seq 1 100000 >/dev/null 2>"$T/err" </dev/null || rc=$?
+	kill -CONT "$JOURNALD_PID"
+	assert_eq 0 "$rc" "non-blocking mode: exit status ($(head -c 200 "$T/err"))"
+	[ "$(sed -n 's/^dropped_bytes=//p' "$T/err")" -gt 0 ] || fail "non-blocking mode: no drops counted"
+	[ "$(grep -c 'sending to journald failed' "$T/err")" = 1 ] || fail "non-blocking mode: expected one error line"
+}
+
 no_journald
 check "no journald (no socket): status 125, one line naming journald, command not started" missing_no_socket
 check "journald dead (stale socket): status 125, one line naming journald" missing_stale_socket
 check "journald killed mid-run: the command runs to its end, k8s-file complete, errors counted" goes_away
 check "journald killed mid-run: reported once on stderr" reported_once
 check "journald restarted mid-run: later lines reach the new journald" comes_back
+check "journald frozen: blocking waits without spinning and loses nothing; non-blocking runs on and counts drops" stalls
 finish
