@@ -116,7 +116,12 @@ tail_lines() {
 	"$CTRLOG" logs --root "$ROOT" --tail 10 "$id" >"$T/t10" 2>&1 || fail "ctrlog logs --tail 10 failed"
 	tail -n 10 "$T/all" | cmp -s - "$T/t10" ||
 		fail "--tail 10 is not the last 10 lines: $(cut -c1-30 "$T/t10" | tr '\n' '|')"
+	# Which stream's lines come last depends on how the monitor's reads interleaved them; on
+	# stdout alone the last 10 lines are 191..200, the 40,000-byte line 195 among them.
+	"$CTRLOG" logs --root "$ROOT" --tail 10 --stream stdout "$id" >"$T/t10" 2>&1 ||
+		fail "ctrlog logs --tail 10 --stream stdout failed"
 	grep -c "^$(head -c 100 "$T/a")" "$T/t10" >/dev/null || fail "--tail 10 lacks the long line"
+	assert_eq 10 "$(wc -l <"$T/t10")" "--tail 10 --stream stdout: lines"
 	logs_ok --tail 3 --stream stderr "$id"
 	printf 'err %s\n' 182 189 196 | cmp -s - "$T/err" || fail "--tail 3 --stream stderr: $(tr '\n' '|' <"$T/err")"
 	[ ! -s "$T/out" ] || fail "--tail 3 --stream stderr printed on stdout"
