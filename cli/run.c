@@ -61,6 +61,7 @@ struct monitor {
 	bool child_done;
 	int detach_fd;    /* write end of the pipe to the waiting parent, or -1 */
 	uint64_t reported_errors; /* write-error episodes already reported on stderr */
+	bool created_dir; /* this run made <root>/<id>: undo it if the container never starts */
 	sigset_t saved_mask;
 	struct cli_notify notify; /* $NOTIFY_SOCKET, taken out of the environment */
 	struct cli_cgroup cg;     /* --cgroups split */
@@ -373,7 +374,9 @@ static int open_container_dir(struct monitor *m)
 		cli_error("--root: cannot open '%s': %s", m->root, ctrlog_strerror(r));
 		return r;
 	}
-	if (mkdirat(rootfd, m->o->id, 0700) < 0 && errno != EEXIST) {
+	if (mkdirat(rootfd, m->o->id, 0700) == 0)
+		m->created_dir = true;
+	else if (errno != EEXIST) {
 		r = -errno;
 		close(rootfd);
 		cli_error("cannot create '%s/%s': %s", m->root, m->o->id, ctrlog_strerror(r));
@@ -743,6 +746,7 @@ static int monitor_loop(struct monitor *m, int sfd)
 	}
 	if (r == 0)
 		r = drain_after_exit(m);
+	report_write_errors(m); /* also what failed while draining */
 	close(ep);
 	return r;
 }
@@ -886,6 +890,24 @@ static int run_monitor(struct monitor *m, int sfd)
 	return status;
 }
 
+/* A container refused before it started leaves nothing behind (`ctrlog ps -a` must not list
+ * it) when this run created its directory; an existing directory keeps its history. */
+static void forget_new_container(struct monitor *m)
+{
+	static const char *const ours[] = { "config", "ctr.log" };
+	char path[4200];
+	struct stat st;
+
+	if (!m->created_dir)
+		return;
+	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+		if (fstatat(m->ctr_dirfd, ours[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && (i == 0 || st.st_size == 0))
+			(void)unlinkat(m->ctr_dirfd, ours[i], 0);
+	snprintf(path, sizeof(path), "%s/%s", m->root, m->o->id);
+	(void)rmdir(path); /* fails, harmlessly, if anything else is in it */
+}
+
 static int prepare(struct monitor *m)
 {
 	int r = open_container_dir(m);
@@ -901,11 +923,13 @@ static int prepare(struct monitor *m)
 		snprintf(m->log_path, sizeof(m->log_path), "%s/%s/ctr.log", m->root, m->o->id);
 	(void)unlinkat(m->ctr_dirfd, "exit", 0);
 	r = write_config(m);
-	if (r < 0) {
+	if (r < 0)
 		cli_error("cannot write '%s/%s/config': %s", m->root, m->o->id, ctrlog_strerror(r));
-		return r;
-	}
-	return make_logger(m);
+	else
+		r = make_logger(m);
+	if (r < 0)
+		forget_new_container(m);
+	return r;
 }
 
 /* Dispositions a monitor must not inherit: an ignored SIGINT or SIGTERM never reaches the

@@ -28,6 +28,7 @@ expect_refused() {
 	assert_eq 1 "$(wc -l <"$T/err")" "stderr lines ($*): $(head -c 300 "$T/err")"
 	assert_match 'journald' "$(cat "$T/err")" "the message ($*)"
 	[ ! -e "$T/marker" ] || fail "the command ran although journald is missing ($*)"
+	[ -z "$(ls -A "$ROOT" 2>/dev/null)" ] || fail "a container that never started was left in $ROOT: $(ls -A "$ROOT")"
 	[ ! -s "$T/out" ] || fail "ctrlog wrote to stdout: $(head -c 200 "$T/out")"
 }
 
