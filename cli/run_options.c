@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/* `ctrlog run`'s command line: every bad argument gets one line naming it, and status 125. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "cli/cli.h"
+#include "cli/run.h"
+
+enum {
+	OPT_ID = 256, OPT_NAME, OPT_ROOT, OPT_DRIVER, OPT_PATH, OPT_MAX_SIZE, OPT_MAX_FILES,
+	OPT_COMPRESS, OPT_MAX_LINE, OPT_MODE, OPT_BUFFER, OPT_TAG, OPT_LABEL, OPT_TTY, OPT_DETACH,
+	OPT_STATS, OPT_CGROUPS,
+};
+
+static const struct option long_opts[] = {
+	{ "id", required_argument, NULL, OPT_ID },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "log-driver", required_argument, NULL, OPT_DRIVER },
+	{ "log-path", required_argument, NULL, OPT_PATH },
+	{ "log-max-size", required_argument, NULL, OPT_MAX_SIZE },
+	{ "log-max-files", required_argument, NULL, OPT_MAX_FILES },
+	{ "log-compress", required_argument, NULL, OPT_COMPRESS },
+	{ "log-max-line", required_argument, NULL, OPT_MAX_LINE },
+	{ "log-mode", required_argument, NULL, OPT_MODE },
+	{ "log-buffer-size", required_argument, NULL, OPT_BUFFER },
+	{ "log-tag", required_argument, NULL, OPT_TAG },
+	{ "log-label", required_argument, NULL, OPT_LABEL },
+	{ "tty", no_argument, NULL, OPT_TTY },
+	{ "detach", no_argument, NULL, OPT_DETACH },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "cgroups", required_argument, NULL, OPT_CGROUPS },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} drivers[] = {
+	{ "k8s-file", CTRLOG_DRIVER_K8S_FILE },
+	{ "journald", CTRLOG_DRIVER_JOURNALD },
+	{ "passthrough", CTRLOG_DRIVER_PASSTHROUGH },
+	{ "none", CTRLOG_DRIVER_NONE },
+};
+
+static int parse_driver(const char *arg, unsigned *bits)
+{
+	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
+		if (strcmp(arg, drivers[i].name) == 0) {
+			*bits |= drivers[i].bit;
+			return 0;
+		}
+	}
+	cli_error("--log-driver: unknown driver '%s' (expected k8s-file, journald, passthrough or none)",
+		  arg);
+	return -EINVAL;
+}
+
+static int parse_compress(const char *arg, int *level)
+{
+	uint64_t v;
+
+	if (strcmp(arg, "none") == 0) {
+		*level = CTRLOG_COMPRESS_NONE;
+		return 0;
+	}
+	if (strcmp(arg, "zstd") == 0) {
+		*level = CTRLOG_DEFAULT_ZSTD_LEVEL;
+		return 0;
+	}
+	if (strncmp(arg, "zstd:", 5) == 0 && cli_parse_uint(arg + 5, 22, &v) == 0 && v >= 1) {
+		*level = (int)v;
+		return 0;
+	}
+	cli_error("--log-compress: invalid value '%s' (expected zstd, zstd:1..22 or none)", arg);
+	return -EINVAL;
+}
+
+static int parse_size_opt(const char *opt, const char *arg, uint64_t *ret)
+{
+	if (cli_parse_size(arg, ret) == 0)
+		return 0;
+	cli_error("%s: invalid size '%s' (expected bytes or a number with k, m or g, e.g. 10m)", opt,
+		  arg);
+	return -EINVAL;
+}
+
+/* Fields the journald sink sets itself; a label must not give them a second value. */
+static bool reserved_field(const char *key, size_t len)
+{
+	static const char *const reserved[] = { "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER" };
+
+	if (len >= 10 && strncmp(key, "CONTAINER_", 10) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strlen(reserved[i]) == len && strncmp(key, reserved[i], len) == 0)
+			return true;
+	return false;
+}
+
+/* journald field names: upper-case letters, digits and '_', starting with a letter, at most
+ * 64 characters; journald silently drops any other field. */
+static int validate_label(const char *label)
+{
+	const char *eq = strchr(label, '=');
+	const char *p = label;
+
+	if (eq && eq - label <= 64 && label[0] >= 'A' && label[0] <= 'Z') {
+		while (p < eq && ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			p++;
+		if (p == eq && !reserved_field(label, (size_t)(eq - label)))
+			return 0;
+		if (p == eq) {
+			cli_error("--log-label: '%.*s' is set by ctrlog itself and cannot be a label",
+				  (int)(eq - label), label);
+			return -EINVAL;
+		}
+	}
+	cli_error("--log-label: invalid label '%s' (expected KEY=VALUE, KEY of A-Z, 0-9 and _, starting with a letter, at most 64 characters)",
+		  label);
+	return -EINVAL;
+}
+
+static int parse_option(struct run_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_ID:
+		if (ctrlog_id_validate(arg) < 0) {
+			cli_error("--id: invalid container ID '%s' (1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -)",
+				  arg);
+			return -EINVAL;
+		}
+		o->id = strdup(arg);
+		return o->id ? 0 : -ENOMEM;
+	case OPT_NAME:
+		if (ctrlog_id_validate(arg) < 0) {
+			cli_error("--name: invalid name '%s' (1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -)",
+				  arg);
+			return -EINVAL;
+		}
+		o->name = arg;
+		return 0;
+	case OPT_ROOT: o->root = arg; return 0;
+	case OPT_DRIVER: return parse_driver(arg, &o->drivers);
+	case OPT_PATH: o->log_path = arg; return 0;
+	case OPT_MAX_SIZE: return parse_size_opt("--log-max-size", arg, &o->max_size);
+	case OPT_MAX_FILES:
+		if (cli_parse_uint(arg, 100000, &o->max_files) == 0)
+			return 0;
+		cli_error("--log-max-files: invalid count '%s' (expected 0 to 100000)", arg);
+		return -EINVAL;
+	case OPT_COMPRESS: return parse_compress(arg, &o->compress_level);
+	case OPT_MAX_LINE:
+		if (parse_size_opt("--log-max-line", arg, &o->max_line) < 0)
+			return -EINVAL;
+		if (o->max_line >= 1 && o->max_line <= (64u << 20))
+			return 0;
+		cli_error("--log-max-line: '%s' out of range (1 to 64m)", arg);
+		return -EINVAL;
+	case OPT_MODE:
+		if (strcmp(arg, "blocking") == 0 || strcmp(arg, "non-blocking") == 0) {
+			o->mode = arg[0] == 'b' ? CTRLOG_MODE_BLOCKING : CTRLOG_MODE_NON_BLOCKING;
+			return 0;
+		}
+		cli_error("--log-mode: invalid mode '%s' (expected blocking or non-blocking)", arg);
+		return -EINVAL;
+	case OPT_BUFFER: return parse_size_opt("--log-buffer-size", arg, &o->buffer_size);
+	case OPT_TAG: o->tag = arg; return 0;
+	case OPT_LABEL: {
+		const char **l;
+
+		if (validate_label(arg) < 0)
+			return -EINVAL;
+		l = realloc(o->labels, (o->n_labels + 1) * sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		o->labels = l;
+		o->labels[o->n_labels++] = arg;
+		return 0;
+	}
+	case OPT_TTY: o->tty = true; return 0;
+	case OPT_DETACH: o->detach = true; return 0;
+	case OPT_STATS: o->stats = true; return 0;
+	case OPT_CGROUPS:
+		if (strcmp(arg, "split") == 0 || strcmp(arg, "disabled") == 0) {
+			o->cgroups_split = arg[0] == 's';
+			return 0;
+		}
+		cli_error("--cgroups: invalid value '%s' (expected split or disabled)", arg);
+		return -EINVAL;
+	default:
+		return -EINVAL; /* getopt already named the option */
+	}
+}
+
+static int generate_id(struct run_opts *o)
+{
+	unsigned char raw[32];
+	size_t got = 0;
+
+	while (got < sizeof(raw)) {
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	o->id = malloc(2 * sizeof(raw) + 1);
+	if (!o->id)
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(o->id + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+int run_parse_args(struct run_opts *o, int argc, char **argv)
+{
+	int c;
+
+	o->max_size = CTRLOG_DEFAULT_MAX_SIZE;
+	o->max_files = CTRLOG_DEFAULT_MAX_FILES;
+	o->compress_level = CTRLOG_DEFAULT_ZSTD_LEVEL;
+	o->max_line = CTRLOG_DEFAULT_MAX_LINE;
+	o->buffer_size = 1u << 20;
+	opterr = 0;
+	/* '+': options stop at the command, whose own options are its business. */
+	while ((c = getopt_long(argc, argv, "+", long_opts, NULL)) != -1) {
+		if (c == '?') {
+			if (optopt)
+				cli_error("run: option '%s' needs a value", argv[optind - 1]);
+			else
+				cli_error("run: unknown option '%s'", argv[optind - 1]);
+			return -EINVAL;
+		}
+		if (parse_option(o, c, optarg) < 0)
+			return -EINVAL;
+	}
+	if (optind >= argc) {
+		cli_error("run: missing COMMAND (usage: ctrlog run [OPTIONS] [--] COMMAND [ARG...])");
+		return -EINVAL;
+	}
+	o->command = argv + optind;
+	if (o->drivers == 0)
+		o->drivers = CTRLOG_DRIVER_K8S_FILE;
+	return o->id ? 0 : generate_id(o);
+}
+
+void run_drivers_string(unsigned bits, char *out, size_t size)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
+		if (!(bits & drivers[i].bit))
+			continue;
+		if (out[0])
+			strncat(out, ",", size - strlen(out) - 1);
+		strncat(out, drivers[i].name, size - strlen(out) - 1);
+	}
+}
+
+/* config: what a reader (ctrlog logs, ps, rotate) needs to find and read this container. */
