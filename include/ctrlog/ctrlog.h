@@ -97,8 +97,7 @@ struct ctrlog_stats {
 	uint64_t compressed_files;   /* rotated files compressed by the background thread */
 	uint64_t compress_bytes_in;  /* their plain size */
 	uint64_t compress_bytes_out; /* their compressed size */
-	uint64_t compress_cpu_ns;    /* CPU time of the background thread: compressing rotated
-				      * files and deleting those retention dropped */
+	uint64_t compress_cpu_ns;    /* CPU time of the background compressor thread */
 	uint64_t compress_errors;
 	int32_t last_write_error;    /* negative errno of the latest failed write, 0 if none */
 	uint32_t last_write_error_driver; /* the CTRLOG_DRIVER_* sink it happened in */
@@ -120,8 +119,8 @@ CTRLOG_API void ctrlog_config_init(struct ctrlog_config *cfg);
 CTRLOG_API int ctrlog_logger_new(const struct ctrlog_config *cfg, ctrlog_logger **ret_logger);
 
 /* Flushes what can be flushed (held partial lines are written as F), waits for the background
- * thread to finish compressing and deleting rotated files, closes sinks and every fd the logger
- * owns, and frees the logger. Accepts NULL. */
+ * thread to finish compressing rotated files, closes sinks and every fd the logger owns, and
+ * frees the logger. Accepts NULL. */
 CTRLOG_API void ctrlog_logger_free(ctrlog_logger *logger);
 
 /*

@@ -164,6 +164,27 @@ t_sighup_reopens() {
 	wait $pid || true
 }
 
+# Disk use stays within (max-files + 1) x max-size at every moment of a run, not just at its
+# end (plain files, so that the bound is tight; compression only makes files smaller).
+t_disk_bound() {
+	local d=$ROOT/bound pid max=0 now f
+	"$CTRLOG" run --root "$ROOT" --id bound --log-max-size 256k --log-max-files 3 \
+		--log-compress none -- "$NUMBERED" 600000 > /dev/null 2>&1 &
+	pid=$!
+	track_pid $pid
+	while kill -0 $pid 2>/dev/null; do
+		now=0
+		for f in "$d"/ctr.log*; do
+			[ -f "$f" ] && now=$((now + $(stat -c %s "$f" 2>/dev/null || echo 0)))
+		done
+		[ $now -gt $max ] && max=$now
+		sleep 0.01
+	done
+	wait $pid || fail "the run failed"
+	echo "largest total seen: $max bytes"
+	[ $max -le $(((3 + 1) * 262144)) ] || fail "disk use reached $max bytes"
+}
+
 t_rotate_gone_monitor() {
 	run_ctrlog "$T/out" "$T/err" run --root "$ROOT" --id gone -- true
 	run_ctrlog "$T/out" "$T/err" rotate --root "$ROOT" gone
@@ -181,4 +202,5 @@ check "kill -9 during writing and compression, then restart: whole, consecutive,
 check "SIGUSR1 and ctrlog rotate rotate at once" t_sigusr1_rotates
 check "SIGHUP after an external mv reopens the path" t_sighup_reopens
 check "ctrlog rotate on a gone monitor says so" t_rotate_gone_monitor
+check "disk use stays within (max-files + 1) x max-size while writing" t_disk_bound
 finish
