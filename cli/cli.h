@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -112,6 +113,19 @@ static inline int cli_logs_journal(const char *cmd, const struct logs_opts *o,
 	return 1;
 }
 #endif
+
+/* Prints log lines as `ctrlog logs` does: stdout lines to stdout, stderr lines to stderr,
+ * optionally prefixed by their time, keeping the lines in order when both go to one place. */
+struct cli_printer {
+	bool timestamps;
+	int last_stream;
+	FILE *out[2];
+};
+#define CLI_PRINTER_INIT(ts) { .timestamps = (ts), .last_stream = -1, .out = { stdout, stderr } }
+
+void cli_print_line(struct cli_printer *p, int stream, int64_t time_ns, const char *data,
+		    size_t len);
+void cli_printer_flush(struct cli_printer *p);
 
 int cmd_run(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);

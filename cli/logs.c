@@ -363,57 +363,21 @@ static int parse_logs_args(const char *cmd, int argc, char **argv, struct logs_o
 
 /* ---- output ---- */
 
-struct printer {
-	bool timestamps;
-	int last_stream;
-	FILE *out[CTRLOG_N_STREAMS];
-};
-
-static void print_line(struct printer *p, const struct ctrlog_k8s_line *line)
-{
-	FILE *f = p->out[line->stream];
-
-	/* Both streams may go to one terminal or file: keep their lines in order. */
-	if (p->last_stream != line->stream && p->last_stream >= 0)
-		fflush(p->out[p->last_stream]);
-	p->last_stream = line->stream;
-	if (p->timestamps) {
-		char ts[CTRLOG_K8S_TIME_LEN + 1];
-		struct timespec t;
-		int64_t ns = line->time_ns;
-
-		t.tv_sec = (time_t)(ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000);
-		t.tv_nsec = (long)(ns - (int64_t)t.tv_sec * 1000000000);
-		ctrlog_k8s_format_time(&t, ts);
-		ts[CTRLOG_K8S_TIME_LEN] = ' ';
-		fwrite_unlocked(ts, 1, sizeof(ts), f);
-	}
-	fwrite_unlocked(line->data, 1, line->len, f);
-	fputc_unlocked('\n', f);
-}
-
-static void flush_all(struct printer *p)
-{
-	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
-		fflush(p->out[i]);
-}
-
-/* Prints a line, or reports a skipped record or lost history on stderr. */
-static void report_item(const char *cmd, const char *dir, struct printer *p,
+static void report_item(const char *cmd, const char *dir, struct cli_printer *p,
 			const struct ctrlog_sr_item *it)
 {
 	switch (it->kind) {
 	case CTRLOG_SR_LINE:
-		print_line(p, &it->line);
+		cli_print_line(p, it->line.stream, it->line.time_ns, it->line.data, it->line.len);
 		break;
 	case CTRLOG_SR_MALFORMED:
-		flush_all(p);
+		cli_printer_flush(p);
 		cli_error("%s: %s/%s: offset %llu: %s, skipped", cmd, dir, it->file,
 			  (unsigned long long)it->offset,
 			  it->error == -EINVAL ? "malformed record" : ctrlog_strerror(it->error));
 		break;
 	case CTRLOG_SR_GAP:
-		flush_all(p);
+		cli_printer_flush(p);
 		if (it->gap_first == it->gap_last)
 			cli_error("%s: history lost: rotated file %llu was removed by retention before it was read",
 				  cmd, (unsigned long long)it->gap_first);
@@ -488,7 +452,7 @@ static bool exit_exists(int ctr_dirfd)
 	return faccessat(ctr_dirfd, "exit", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static int drain(const char *cmd, const char *dir, struct ctrlog_setreader *sr, struct printer *p)
+static int drain(const char *cmd, const char *dir, struct ctrlog_setreader *sr, struct cli_printer *p)
 {
 	struct ctrlog_sr_item it;
 	int r;
@@ -504,8 +468,7 @@ static int logs_main(const char *cmd, struct logs_opts *o)
 {
 	struct ctrlog_setreader_config cfg = { 0 };
 	struct ctrlog_setreader *sr = NULL;
-	struct printer p = { .timestamps = o->timestamps, .last_stream = -1,
-			     .out = { stdout, stderr } };
+	struct cli_printer p = CLI_PRINTER_INIT(o->timestamps);
 	struct watcher w = { .fd = -1 };
 	struct ctr_info info;
 	char id[130], *root = cli_state_root(o->root), *dir = NULL, *slash;
@@ -594,7 +557,7 @@ static int logs_main(const char *cmd, struct logs_opts *o)
 			goto out;
 		if (!o->follow || exited || ctrlog_setreader_finished(sr))
 			break;
-		flush_all(&p);
+		cli_printer_flush(&p);
 		r = wait_change(&w, 1000);
 		if (r < 0) {
 			cli_error("%s: waiting for the log: %s", cmd, ctrlog_strerror(r));
@@ -607,7 +570,7 @@ static int logs_main(const char *cmd, struct logs_opts *o)
 		/* A quiet second: make sure the monitor is still there to write `exit`. */
 		if (!exit_exists(ctr_dirfd) && cli_monitor_pid(ctr_dirfd) == 0 && ++idle >= 2) {
 			(void)drain(cmd, dir, sr, &p);
-			flush_all(&p);
+			cli_printer_flush(&p);
 			cli_error("%s: the monitor of '%s' is gone without recording an exit status",
 				  cmd, id);
 			goto out; /* everything there is was printed, but the end is unknown: 1 */

@@ -58,11 +58,9 @@ struct jreader {
 	const struct logs_opts *o;
 	sd_journal *j;
 	struct assembly as[CTRLOG_N_STREAMS];
-	FILE *out[CTRLOG_N_STREAMS];
-	int last_stream;
+	struct cli_printer printer;
 	uint64_t skip;                /* lines still to skip (--tail counted a few extra) */
 	bool done;                    /* --until passed */
-	uint64_t printed;
 };
 
 /* One entry's fields. id points into a buffer of the caller. */
@@ -138,35 +136,6 @@ static bool stream_wanted(const struct jreader *jr, int stream)
 
 /* ---- output ---- */
 
-static void flush_all(struct jreader *jr)
-{
-	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
-		fflush(jr->out[i]);
-}
-
-static void print_line(struct jreader *jr, int stream, int64_t ns, const char *data, size_t len)
-{
-	FILE *f = jr->out[stream];
-
-	/* Both streams may go to one terminal or file: keep their lines in order. */
-	if (jr->last_stream != stream && jr->last_stream >= 0)
-		fflush(jr->out[jr->last_stream]);
-	jr->last_stream = stream;
-	if (jr->o->timestamps) {
-		char ts[CTRLOG_K8S_TIME_LEN + 1];
-		struct timespec t;
-
-		t.tv_sec = (time_t)(ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000);
-		t.tv_nsec = (long)(ns - (int64_t)t.tv_sec * 1000000000);
-		ctrlog_k8s_format_time(&t, ts);
-		ts[CTRLOG_K8S_TIME_LEN] = ' ';
-		fwrite_unlocked(ts, 1, sizeof(ts), f);
-	}
-	fwrite_unlocked(data, 1, len, f);
-	fputc_unlocked('\n', f);
-	jr->printed++;
-}
-
 /* A finished line: filtered by time, skipped for --tail, or printed. */
 static void emit(struct jreader *jr, int stream)
 {
@@ -183,7 +152,7 @@ static void emit(struct jreader *jr, int stream)
 		jr->skip--;
 		return;
 	}
-	print_line(jr, stream, a->time_ns, a->buf, a->len);
+	cli_print_line(&jr->printer, stream, a->time_ns, a->buf, a->len);
 }
 
 static int append(struct assembly *a, const char *data, size_t len)
@@ -484,7 +453,7 @@ static int follow(struct jreader *jr, const char *id, int ctr_dirfd)
 			r = final_drain(jr);
 			break;
 		}
-		flush_all(jr);
+		cli_printer_flush(&jr->printer);
 		r = wait_change(jr, jfd, ifd);
 		if (r < 0)
 			break;
@@ -495,7 +464,7 @@ static int follow(struct jreader *jr, const char *id, int ctr_dirfd)
 		/* A quiet second: make sure the monitor is still there to write `exit`. */
 		if (!exit_exists(ctr_dirfd) && cli_monitor_pid(ctr_dirfd) == 0 && ++idle >= 2) {
 			(void)drain(jr);
-			flush_all(jr);
+			cli_printer_flush(&jr->printer);
 			cli_error("%s: the monitor of '%s' is gone without recording an exit status",
 				  jr->cmd, id);
 			close(ifd);
@@ -511,7 +480,7 @@ static int follow(struct jreader *jr, const char *id, int ctr_dirfd)
 int cli_logs_journal(const char *cmd, const struct logs_opts *o, const char *full_id,
 		     int ctr_dirfd)
 {
-	struct jreader jr = { .cmd = cmd, .o = o, .last_stream = -1, .out = { stdout, stderr } };
+	struct jreader jr = { .cmd = cmd, .o = o, .printer = CLI_PRINTER_INIT(o->timestamps) };
 	char *match = NULL;
 	int r, status = 1;
 

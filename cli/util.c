@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "formats/k8s-file.h"
 #include "formats/sink.h"
 
 void cli_error(const char *fmt, ...)
@@ -146,4 +147,32 @@ int cli_open_container_dir(const char *root, const char *id)
 		fd = -errno;
 	close(rootfd);
 	return fd;
+}
+
+void cli_print_line(struct cli_printer *p, int stream, int64_t ns, const char *data, size_t len)
+{
+	FILE *f = p->out[stream];
+
+	/* Both streams may go to one terminal or file: keep their lines in order. */
+	if (p->last_stream != stream && p->last_stream >= 0)
+		fflush(p->out[p->last_stream]);
+	p->last_stream = stream;
+	if (p->timestamps) {
+		char ts[CTRLOG_K8S_TIME_LEN + 1];
+		struct timespec t;
+
+		t.tv_sec = (time_t)(ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000);
+		t.tv_nsec = (long)(ns - (int64_t)t.tv_sec * 1000000000);
+		ctrlog_k8s_format_time(&t, ts);
+		ts[CTRLOG_K8S_TIME_LEN] = ' ';
+		fwrite_unlocked(ts, 1, sizeof(ts), f);
+	}
+	fwrite_unlocked(data, 1, len, f);
+	fputc_unlocked('\n', f);
+}
+
+void cli_printer_flush(struct cli_printer *p)
+{
+	for (int i = 0; i < 2; i++)
+		fflush(p->out[i]);
 }

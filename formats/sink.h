@@ -49,6 +49,10 @@ int ctrlog_journald_sink_new(const struct ctrlog_config *cfg, struct ctrlog_stat
  * in poll() when fd is non-blocking and full. Returns 0 or a negative errno; *ret_written (may be
  * NULL) receives how many bytes went out, also on failure.
  */
+/* Blocking mode's promise, to slow the container rather than drop: waits until a full fd (an
+ * inherited non-blocking stdout, a pipe nobody reads yet) takes data again. 0 or -errno. */
+int ctrlog_wait_writable(int fd);
+
 int ctrlog_writev_all(int fd, struct iovec *iov, int n, size_t *ret_written);
 int ctrlog_write_all(int fd, const void *buf, size_t len, size_t *ret_written);
 

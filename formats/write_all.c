@@ -10,9 +10,7 @@
 
 #include "formats/sink.h"
 
-/* A non-blocking fd (an inherited stdout, say) that is full: wait for room, since blocking
- * mode promises to slow the container rather than drop. */
-static int wait_writable(int fd)
+int ctrlog_wait_writable(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
 
@@ -33,7 +31,7 @@ int ctrlog_writev_all(int fd, struct iovec *iov, int n, size_t *ret_written)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN && (r = wait_writable(fd)) == 0)
+			if (errno == EAGAIN && (r = ctrlog_wait_writable(fd)) == 0)
 				continue;
 			r = r ? r : -errno;
 			break;

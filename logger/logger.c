@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/timerfd.h>
@@ -201,18 +200,6 @@ static bool output_full(int in)
 	return ioctl(in, FIONREAD, &pending) == 0 && pending > 0;
 }
 
-/* Blocking mode: a full output slows the container; nothing is dropped. Returns 1 so that the
- * caller splices again at once. */
-static int wait_writable(int out)
-{
-	struct pollfd p = { .fd = out, .events = POLLOUT };
-
-	while (poll(&p, 1, -1) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 1;
-}
-
 /* splice() moves pipe pages to the passthrough output without copying them through user
  * space; it is used only when no sink needs the bytes framed. */
 static int splice_once(struct ctrlog_logger *l, struct stream *s, enum ctrlog_stream id,
@@ -238,8 +225,14 @@ static int splice_once(struct ctrlog_logger *l, struct stream *s, enum ctrlog_st
 	}
 	if (errno == EINTR)
 		return -EAGAIN;
+	if (errno == EAGAIN && output_full(s->fd)) {
+		/* Blocking mode: a full output slows the container; splice again once it drains. */
+		int r = ctrlog_wait_writable(out);
+
+		return r < 0 ? r : 1;
+	}
 	if (errno == EAGAIN)
-		return output_full(s->fd) ? wait_writable(out) : -EAGAIN;
+		return -EAGAIN;
 	/* EINVAL: one side cannot splice (a pty, an O_APPEND file); read() from now on. */
 	s->splice = false;
 	return -EAGAIN;
