@@ -191,3 +191,6 @@ journald_wait_count() {
 	done
 	return 1
 }
+
+# new_id : a random 64-hex container ID (its first 12 characters are CONTAINER_ID)
+new_id() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }

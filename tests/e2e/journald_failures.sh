@@ -11,7 +11,6 @@ journald_reexec "$0" "$@" # from here on: in a private mount namespace
 command -v jq >/dev/null || { echo "Bail out! jq is required (apt-get install jq)"; exit 1; }
 trap 'set +e; journald_reap_all "$T"; _e2e_cleanup' EXIT
 
-new_id() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 
 # No journald at all: an empty /run/systemd, as on a host without systemd.
 no_journald() {

@@ -14,7 +14,6 @@ command -v jq >/dev/null || { echo "Bail out! jq is required (apt-get install jq
 journald_start "$T" || { echo "Bail out! cannot start a private systemd-journald"; exit 1; }
 trap 'set +e; journald_stop; journald_reap_all "$T"; _e2e_cleanup' EXIT
 
-new_id() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 
 # entries CID [extra journalctl args] : the container's entries as JSON lines
 entries() {

@@ -12,7 +12,6 @@ journald_reexec "$0" "$@" # from here on: in a private mount namespace
 journald_start "$T" || { echo "Bail out! cannot start a private systemd-journald"; exit 1; }
 trap 'set +e; journald_stop; journald_reap_all "$T"; _e2e_cleanup' EXIT
 
-new_id() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 
 # run_jd ID ARGS... : a journald-only container, run to its end
 run_jd() {
