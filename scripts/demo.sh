@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The main job, end to end with the default settings: build ctrlog if needed, run a demo
-# "container" command under `ctrlog run` (k8s-file log, 10m rotation, 5 files, zstd:1), and
-# show what it logged, rotated and compressed.
+# "container" command under `ctrlog run` (k8s-file log, 10m rotation, 5 files, zstd:1) while
+# `ctrlog follow` reads it live, then show what it logged, rotated and compressed, and the
+# commands to try next.
+# The container is `demo` in ctrlog's default root (/var/lib/ctrlog as root), or under
+# $CTRLOG_DEMO_ROOT; each run replaces the previous demo (--replace), so nothing piles up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 ctrlog_install_deps
 
-if [[ ! -x build/cli/ctrlog ]]; then
-	meson setup build -Dbuildtype=release >/dev/null
+if [[ ! -f build/build.ninja ]]; then
+	meson setup build -Dbuildtype=release -Dtests=false -Dbench=false >/dev/null
 fi
 ninja -C build >/dev/null
 ctrlog=$PWD/build/cli/ctrlog
+id=demo
+root=${CTRLOG_DEMO_ROOT:-/var/lib/ctrlog}
+dir=$root/$id
+# The commands shown at the end name --root only when it is not ctrlog's default.
+show_root=
+[[ $root == /var/lib/ctrlog && $(id -u) == 0 && -z ${CTRLOG_ROOT:-} ]] || show_root=" --root $root"
+work=$(mktemp -d "${TMPDIR:-/tmp}/ctrlog-demo.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 
-root=${CTRLOG_DEMO_ROOT:-$(mktemp -d /tmp/ctrlog-demo.XXXXXX)}
-id=demo$(date +%s)
-echo "== ctrlog run --root $root --id $id -- <about 40 MB of numbered lines, some on stderr>"
+echo "== ctrlog run --id $id -- <about 40 MB of numbered lines, some on stderr>"
 echo "   while ctrlog follow $id reads it live, across every rotation"
 # The command writes 400,000 lines of 100 bytes (every 1000th on stderr) and exits 3.
-"$ctrlog" run --root "$root" --id "$id" --stats -- sh -c '
+"$ctrlog" run --root "$root" --id "$id" --replace --stats -- sh -c '
 	sleep 0.5
 	awk "BEGIN {
 		pad = sprintf(\"%80s\", \"\"); gsub(/ /, \"x\", pad)
@@ -28,29 +37,50 @@ echo "   while ctrlog follow $id reads it live, across every rotation"
 			else printf \"seq=%08d %s\\n\", i, pad
 		}
 	}"
-	exit 3' 2> "$root/stats" &
+	exit 3' 2>"$work/stats" &
 run_pid=$!
-while [[ ! -e $root/$id/ctr.log ]]; do sleep 0.05; done
-"$ctrlog" follow --root "$root" "$id" > "$root/followed.stdout" 2> "$root/followed.stderr"
+# follow needs the container to exist; a run that fails says why and ends the demo.
+while [[ ! -e $dir/ctr.log ]]; do
+	kill -0 "$run_pid" 2>/dev/null || { wait "$run_pid" || true; cat "$work/stats" >&2; exit 1; }
+	sleep 0.05
+done
+"$ctrlog" follow --root "$root" "$id" >"$work/followed.stdout" 2>"$work/followed.stderr"
 status=0
 wait "$run_pid" || status=$?
 echo "   the command exited with status $status, as ctrlog run reports it"
-echo "   ctrlog follow printed $(wc -l < "$root/followed.stdout") stdout and $(wc -l < "$root/followed.stderr") stderr lines, then returned by itself"
+echo "   ctrlog follow printed $(wc -l <"$work/followed.stdout") stdout and" \
+	"$(wc -l <"$work/followed.stderr") stderr lines, then returned by itself"
 echo
 echo "== the container's directory: live log, rotated files (older ones zstd-compressed)"
-ls -l "$root/$id"
+ls -l "$dir"
 echo
-echo "== exit file: $(cat "$root/$id/exit")"
+echo "== exit file: $(cat "$dir/exit")"
 echo "== last records of the live log"
-tail -n 3 "$root/$id/ctr.log"
+tail -n 3 "$dir/ctr.log"
 echo
-oldest=$(ls "$root/$id" | grep -E '^ctr\.log\.[0-9]+\.zst$' | sort -t. -k3 -n | head -n 1 || true)
+oldest=
+for f in "$dir"/ctr.log.*.zst; do
+	[[ -e $f ]] || continue
+	n=${f##*/ctr.log.}
+	n=${n%.zst}
+	[[ -n $oldest ]] && ((n >= oldest)) || oldest=$n
+done
 if [[ -n $oldest ]]; then
-	echo "== first records of the oldest compressed file, $oldest (zstd -dc)"
-	zstd -dc "$root/$id/$oldest" | head -n 2
+	echo "== first records of the oldest compressed file, ctr.log.$oldest.zst (zstd -dc)"
+	# sed reads to the end: under pipefail, head would kill zstd with SIGPIPE.
+	zstd -dc "$dir/ctr.log.$oldest.zst" | sed -n '1,2p'
 	echo
 fi
 echo "== monitor statistics (ctrlog run --stats)"
-grep -E '^(stdout_records|stderr_records|stdout_partial_records|rotations|compressed_files|cpu_user_s|cpu_sys_s|max_rss_kb)=' "$root/stats"
+grep -E '^(stdout_records|stderr_records|stdout_partial_records|rotations|compressed_files|cpu_user_s|cpu_sys_s|max_rss_kb)=' "$work/stats"
 echo
-echo "Logs are in $root/$id (remove the directory when done)."
+cat <<-MSG
+	The demo's logs stay in $dir until the next demo replaces them.
+	ctrlog is not installed: it is $ctrlog
+	('meson install -C build' puts it in /usr/local/bin). Try next:
+	  $ctrlog logs$show_root --tail 5 --timestamps $id
+	  $ctrlog logs$show_root --since 1h $id | wc -l
+	  $ctrlog ps$show_root -a
+	  $ctrlog run$show_root --id hello -- sh -c 'echo hello; echo oops >&2'
+	  $ctrlog --help
+MSG

@@ -315,7 +315,8 @@ static void test_strerror(void **state)
 {
 	(void)state;
 	assert_string_equal(ctrlog_strerror(-ENOENT), "No such file or directory");
-	assert_non_null(ctrlog_strerror(-99999));
+	assert_string_equal(ctrlog_strerror(-99999), "Unknown error");
+	assert_string_equal(ctrlog_strerror(EPIPE), "Broken pipe");
 }
 
 static void test_id_validate(void **state)

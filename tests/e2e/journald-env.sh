@@ -49,6 +49,11 @@ journald_reexec() {
 		exit 77
 	fi
 	command -v unshare >/dev/null || { echo "# SKIP: unshare not found" >&2; exit 77; }
+	# A real probe: a container or a restricted sandbox may forbid mount namespaces.
+	if ! unshare -m --propagation private true 2>/dev/null; then
+		echo "# SKIP: unshare -m --propagation private is not permitted here" >&2
+		exit 77
+	fi
 	CTRLOG_JOURNALD_NS=1 exec unshare -m --propagation private "$self" "$@"
 }
 

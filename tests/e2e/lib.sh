@@ -48,11 +48,20 @@ _E2E_PASS=0
 _E2E_FAIL=0
 _E2E_CHECK=""
 
-track_pid() { _E2E_PIDS+=("$1"); }
+# PIDs go to a file too: checks run in subshells, whose array the EXIT trap never sees.
+track_pid() {
+	_E2E_PIDS+=("$1")
+	echo "$1" >>"$T/.pids"
+}
+
+# Every process a test starts inherits this tag; whatever still carries it when the test
+# ends was left behind (tests/procs.sh finds it).
+export CTRLOG_E2E_TAG=$T
+. "$E2E_DIR/../procs.sh"
 
 _e2e_cleanup() {
 	local p
-	for p in "${_E2E_PIDS[@]+"${_E2E_PIDS[@]}"}"; do
+	for p in "${_E2E_PIDS[@]+"${_E2E_PIDS[@]}"}" $(cat "$T/.pids" 2>/dev/null); do
 		kill -KILL "$p" 2>/dev/null || true
 	done
 	# monitors started with --detach record their PID in monitor.pid; kill any
@@ -70,7 +79,23 @@ _e2e_cleanup() {
 			fi
 		done
 	fi
+	_e2e_no_leftovers
 	rm -rf "$T"
+	[ -z "$_E2E_LEFT" ] || exit 1
+}
+
+# A test must leave no process behind: any still tagged after the cleanup above fails the
+# test by name, and is killed.
+_E2E_LEFT=
+_e2e_no_leftovers() {
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do # tracked processes killed above may take a moment
+		_E2E_LEFT=$(procs_tagged CTRLOG_E2E_TAG="$T")
+		[ -n "$_E2E_LEFT" ] || return 0
+		sleep 0.1
+	done
+	echo "not ok - no process left behind: $(procs_describe $_E2E_LEFT)"
+	kill -KILL $_E2E_LEFT 2>/dev/null || true
 }
 trap _e2e_cleanup EXIT
 trap 'exit 130' INT
@@ -167,4 +192,39 @@ pid_alive() {
 	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
 	case $st in Z*) return 1 ;; esac
 	return 0
+}
+
+# cpu_ticks PID : user+system clock ticks PID has used so far
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# assert_not_spinning PID WHAT : PID, waiting on something, must settle at < 20 % of a CPU.
+# One-second windows, up to 5 x $E2E_TIMEOUT_SCALE of them: a slow start (valgrind, a loaded
+# machine) may use its first windows, but a process that spins never has a quiet one.
+assert_not_spinning() {
+	local pid=$1 what=$2 hz windows i t0 t1 least=
+	hz=$(getconf CLK_TCK)
+	windows=$(awk -v k="$E2E_TIMEOUT_SCALE" 'BEGIN { printf "%d", 5 * k }')
+	for ((i = 0; i < windows; i++)); do
+		t0=$(cpu_ticks "$pid") || fail "$what: process $pid is gone"
+		sleep 1
+		t1=$(cpu_ticks "$pid") || fail "$what: process $pid is gone"
+		[ $((t1 - t0)) -lt $((hz / 5)) ] && return 0
+		[ -n "$least" ] && [ "$least" -le $((t1 - t0)) ] || least=$((t1 - t0))
+	done
+	fail "$what: the monitor spun (at least $least of $hz ticks in each of $windows 1-s windows)"
+}
+
+# ctrlog_for_anyone DIR : sets ANYONE_CTRLOG to a copy of $CTRLOG in DIR that any user can run
+# (the checkout may sit under /root, mode 0700); valgrind's real binary is copied along.
+# $T's own mode must let the user through (chmod 711 "$T").
+ctrlog_for_anyone() {
+	local dir=$1
+	mkdir -p "$dir"
+	cp "$CTRLOG" "$dir/ctrlog"
+	if [ -n "${CTRLOG_REAL:-}" ]; then
+		cp "$CTRLOG_REAL" "$dir/ctrlog-real"
+		export CTRLOG_REAL=$dir/ctrlog-real
+	fi
+	chmod 755 "$dir" "$dir"/*
+	ANYONE_CTRLOG=$dir/ctrlog
 }

@@ -156,9 +156,10 @@ not_delegated() {
 	chmod 711 "$T"
 	mkdir -p "$r"
 	chown 65534:65534 "$r"
+	ctrlog_for_anyone "$T/bin"
 	RC=0
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$CTRLOG" run --root "$r/root" --cgroups split -- touch "$r/started" \
+		"$ANYONE_CTRLOG" run --root "$r/root" --cgroups split -- touch "$r/started" \
 		>"$T/out8" 2>"$T/err8" </dev/null || RC=$?
 	assert_eq 125 "$RC" "ctrlog exit status"
 	assert_eq "ctrlog: --cgroups split: cannot create '$UNIT/supervisor': Permission denied (under systemd the unit needs Delegate=yes)" \
