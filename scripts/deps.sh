@@ -4,8 +4,10 @@
 # Sourced by demo.sh and test.sh; safe to run on its own.
 set -euo pipefail
 
+# dpkg-dev: without dpkg-architecture meson installs into lib64, where neither pkg-config nor
+# the dynamic linker looks on Debian.
 ctrlog_packages=(
-	gcc libc6-dev pkg-config meson ninja-build
+	gcc libc6-dev dpkg-dev pkg-config meson ninja-build
 	libzstd-dev libsystemd-dev libcmocka-dev
 	zstd systemd util-linux procps jq python3
 )
