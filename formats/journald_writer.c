@@ -49,9 +49,12 @@ struct journald_sink {
 	uint64_t partial_seed[3];
 	uint64_t partial_counter;
 	struct partial_state partial[CTRLOG_N_STREAMS];
-	/* Non-blocking mode: our own socket to journald, sent to with MSG_DONTWAIT (sd-journal's
-	 * socket always blocks when journald is slow), and room for each field plus its '\n'. */
+	/* Our own datagram socket, not connected: every entry is addressed to the journal socket's
+	 * path, so a restarted journald (a new socket at the same path) is reached by the next
+	 * entry, as sd-journal does. Non-blocking mode sends with MSG_DONTWAIT (sd-journal always
+	 * blocks when journald is slow). native has room for each field plus its '\n'. */
 	int sock;
+	int send_flags;
 	struct iovec *native;
 	/* A write-error episode (journald unreachable): its error, 0 when none, and what it lost. */
 	int error;
@@ -83,18 +86,28 @@ static void new_partial_id(struct journald_sink *j, struct partial_state *p)
 /*
  * journald's native protocol, which sd_journal_sendv() speaks too: one datagram per entry,
  * each field "KEY=VALUE\n". Values here never hold a '\n' (records are cut at newlines, and
- * labels, tags and names are checked), so the simple form serves. Returns -EAGAIN at once when
- * journald's queue is full.
+ * labels, tags and names are checked), so the simple form serves. In non-blocking mode a full
+ * queue returns -EAGAIN at once; a journald that is gone, -ECONNREFUSED or -ENOENT.
  */
+static const struct sockaddr_un journal_address = {
+	.sun_family = AF_UNIX,
+	.sun_path = JOURNAL_SOCKET,
+};
+
 static int send_native(struct journald_sink *j, const struct iovec *iov, size_t n)
 {
-	struct msghdr msg = { .msg_iov = j->native, .msg_iovlen = 2 * n };
+	struct msghdr msg = {
+		.msg_name = (void *)&journal_address,
+		.msg_namelen = sizeof(journal_address),
+		.msg_iov = j->native,
+		.msg_iovlen = 2 * n,
+	};
 
 	for (size_t i = 0; i < n; i++) {
 		j->native[2 * i] = iov[i];
 		j->native[2 * i + 1] = (struct iovec){ "\n", 1 };
 	}
-	if (sendmsg(j->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+	if (sendmsg(j->sock, &msg, MSG_NOSIGNAL | j->send_flags) >= 0)
 		return 0;
 	return -errno;
 }
@@ -106,8 +119,6 @@ static int send_entry(struct journald_sink *j, struct iovec *iov, size_t n)
 	int r;
 
 	j->base.stats->writes++;
-	if (j->sock < 0)
-		return sd_journal_sendv(iov, (int)n);
 	r = send_native(j, iov, n);
 	return r == -EMSGSIZE ? sd_journal_sendv(iov, (int)n) : r;
 }
@@ -256,15 +267,22 @@ static const struct ctrlog_sink_ops journald_ops = {
 	.free = jd_free,
 };
 
-/* A datagram socket connected to journald; -ECONNREFUSED or -ENOENT when none listens. */
-static int journal_connect(int flags, int *ret_fd)
+/* The socket to send on, once it is known that journald listens: -ECONNREFUSED when nothing
+ * does (no socket file, or a stale one). */
+static int journal_socket(int *ret_fd)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = JOURNAL_SOCKET };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | flags, 0);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	/* connect() is only the probe; the socket stays unconnected for sending (see above). */
+	if (connect(fd, (const struct sockaddr *)&journal_address, sizeof(journal_address)) < 0) {
+		int r = errno == ENOENT || errno == ECONNREFUSED ? -ECONNREFUSED : -errno;
+
+		close(fd);
+		return r;
+	}
+	if (connect(fd, &(struct sockaddr){ .sa_family = AF_UNSPEC }, sizeof(struct sockaddr)) < 0) {
 		int r = -errno;
 
 		close(fd);
@@ -318,18 +336,12 @@ int ctrlog_journald_sink_new(const struct ctrlog_config *cfg, struct ctrlog_stat
 	j->base.ops = &journald_ops;
 	j->base.stats = stats;
 	j->sock = -1;
+	j->send_flags = cfg->mode == CTRLOG_MODE_NON_BLOCKING ? MSG_DONTWAIT : 0;
 	/* Fails early and clearly when nothing listens on the journal socket, before the
-	 * container starts, rather than dropping its first lines. Non-blocking mode keeps the
-	 * connection to send on. */
-	r = journal_connect(SOCK_NONBLOCK, &j->sock);
-	if (r < 0) {
-		r = r == -ENOENT || r == -ECONNREFUSED ? -ECONNREFUSED : r;
+	 * container starts, rather than dropping its first lines. */
+	r = journal_socket(&j->sock);
+	if (r < 0)
 		goto fail;
-	}
-	if (cfg->mode != CTRLOG_MODE_NON_BLOCKING) {
-		close(j->sock);
-		j->sock = -1;
-	}
 	r = build_fixed_fields(j, cfg);
 	if (r < 0)
 		goto fail;

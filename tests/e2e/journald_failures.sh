@@ -56,9 +56,11 @@ done
 echo "done" >&2
 exit 7'
 
-# start_monitor ID : ctrlog run in the background (journald + k8s-file)
+# start_monitor ID [RUN-OPTIONS...] : ctrlog run in the background (journald + k8s-file)
 start_monitor() {
-	"$CTRLOG" run --root "$ROOT" --id "$1" --stats --log-driver journald \
+	local id=$1
+	shift
+	"$CTRLOG" run --root "$ROOT" --id "$id" --stats "$@" --log-driver journald \
 		--log-driver k8s-file -- sh -c "$PRODUCER" >"$T/out" 2>"$T/err" </dev/null &
 	MON=$!
 }
@@ -208,11 +210,52 @@ stalls() {
 	[ "$(grep -c 'sending to journald failed' "$T/err")" = 1 ] || fail "non-blocking mode: expected one error line: $(grep -v = "$T/err" | head -c 600)"
 }
 
+# Non-blocking mode drops whatever journald's socket queue cannot take at once
+# (net.unix.max_dgram_qlen, 10 by default), so there may be several episodes; each ends with
+# its marker, and the markers add up to what --stats counts as dropped.
+comes_back_non_blocking() {
+	local id cid stored lost_lines lost_bytes qlen
+	trap 'set +e; [ -z "${MON:-}" ] || kill -KILL "$MON" 2>/dev/null; journald_kill' EXIT
+	journald_start "$T" || fail "cannot start systemd-journald"
+	id=$(new_id)
+	cid=${id:0:12}
+	start_monitor "$id" --log-mode non-blocking
+	journald_wait_count 300 30 -- CONTAINER_ID="$cid" || fail "no entries arrived (stderr: $(head -c 300 "$T/err"))"
+	journald_kill
+	sleep 0.3
+	journald_restart "$T" || fail "cannot restart systemd-journald"
+	journald_wait_count 1 30 -- CONTAINER_ID="$cid" ||
+		fail "nothing reached the restarted journald"
+	wait_monitor
+	assert_eq 7 "$RC" "exit status"
+	assert_k8s_complete "$id"
+	journald_sync
+	assert_eq "done" "$(jctl CONTAINER_ID="$cid" PRIORITY=3 -o cat)" "stderr entry after the restart"
+	jctl CONTAINER_ID="$cid" PRIORITY=4 -o cat >"$T/markers"
+	[ -s "$T/markers" ] || fail "no marker entry"
+	grep -Evc '^\[ctrlog\] [0-9]+ bytes in [0-9]+ lines were lost: sending to journald failed: ' \
+		"$T/markers" >"$T/bad" || true
+	assert_eq 0 "$(cat "$T/bad")" "marker entries of another form"
+	grep -c 'Connection refused\|No such file' "$T/markers" >/dev/null ||
+		fail "no marker for the time journald was gone: $(head -n 3 "$T/markers")"
+	lost_bytes=$(awk '{ s += $2 } END { print s + 0 }' "$T/markers")
+	lost_lines=$(awk '{ s += $5 } END { print s + 0 }' "$T/markers")
+	assert_eq "$(stat_of dropped_bytes)" "$lost_bytes" "dropped_bytes vs the markers"
+	# Entries journald had queued but not read when it was killed vanish without an error.
+	stored=$(jctl CONTAINER_ID="$cid" PRIORITY=6 -o cat | wc -l)
+	qlen=$(cat /proc/sys/net/unix/max_dgram_qlen)
+	[ $((3000 - stored - lost_lines)) -ge 0 ] && [ $((3000 - stored - lost_lines)) -le "$qlen" ] ||
+		fail "stored $stored + lost $lost_lines stdout lines, of 3000"
+	echo "stored $stored, lost $lost_lines in $(wc -l <"$T/markers") episode(s)"
+}
+
 no_journald
 check "no journald (no socket): status 125, one line naming journald, command not started" missing_no_socket
 check "journald dead (stale socket): status 125, one line naming journald" missing_stale_socket
 check "journald killed mid-run: the command runs to its end, k8s-file complete, errors counted" goes_away
 check "journald killed mid-run: reported once on stderr" reported_once
 check "journald restarted mid-run: later lines reach the new journald" comes_back
+check "journald restarted mid-run, non-blocking mode: reconnects, every loss in a marker" \
+	comes_back_non_blocking
 check "journald frozen: blocking waits without spinning and loses nothing; non-blocking runs on and counts drops" stalls
 finish
