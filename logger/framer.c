@@ -17,6 +17,7 @@ void ctrlog_framer_init(struct ctrlog_framer *f, uint8_t stream, uint32_t max_li
 	f->emit_ctx = emit_ctx;
 	f->n_chunk = 0;
 	f->n_partial = 0;
+	f->line_open = false;
 }
 
 int ctrlog_framer_flush(struct ctrlog_framer *f)
@@ -39,6 +40,7 @@ static int push(struct ctrlog_framer *f, const char *data, size_t len, bool part
 	r->stream = f->stream;
 	r->partial = partial;
 	f->n_partial += partial;
+	f->line_open = partial;
 	if (f->n_chunk == sizeof(f->chunk) / sizeof(f->chunk[0]))
 		return ctrlog_framer_flush(f);
 	return 0;
@@ -101,4 +103,11 @@ int ctrlog_framer_feed(struct ctrlog_framer *f, char *buf, size_t len, size_t *h
 		memmove(buf, buf + pos, len - pos);
 	*held = len - pos;
 	return count;
+}
+
+int ctrlog_framer_end(struct ctrlog_framer *f)
+{
+	if (!f->line_open)
+		return ctrlog_framer_flush(f);
+	return ctrlog_framer_emit_rest(f, "", 0, false);
 }

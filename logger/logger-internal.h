@@ -44,6 +44,7 @@ struct ctrlog_framer {
 	struct ctrlog_record chunk[256];
 	size_t n_chunk;
 	size_t n_partial; /* P records in chunk */
+	bool line_open;   /* the last record emitted was a P: its line still needs an F */
 };
 
 void ctrlog_framer_init(struct ctrlog_framer *f, uint8_t stream, uint32_t max_line,
@@ -61,5 +62,9 @@ int ctrlog_framer_emit_rest(struct ctrlog_framer *f, const char *buf, size_t len
 
 /* Hands pending records to emit. */
 int ctrlog_framer_flush(struct ctrlog_framer *f);
+
+/* The stream is over: a line left open by P records (idle flush, max_line) gets its closing,
+ * empty F record, so that a reader never joins it with whatever comes next. */
+int ctrlog_framer_end(struct ctrlog_framer *f);
 
 #endif

@@ -184,7 +184,9 @@ static int consume(struct ctrlog_logger *l, struct stream *s, enum ctrlog_stream
 
 static void close_stream(struct stream *s)
 {
+	/* Write errors are counted by the sinks; the stream ends either way. */
 	(void)emit_held(s, false);
+	(void)ctrlog_framer_end(&s->framer);
 	if (s->fd >= 0) {
 		close(s->fd); /* also leaves the epoll set */
 		s->fd = -1;

@@ -168,6 +168,45 @@ static void test_idle_flush_writes_p(void **state)
 	assert_log(f, "stdout P prompt> \nstdout F yes\n");
 }
 
+/* A line cut by an idle flush and never finished still ends with an F record when its stream
+ * ends, or a reader would join it with the next line (of the next run of the container). */
+static void test_idle_flushed_line_ends_with_f(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	int p[2];
+
+	f->cfg.idle_flush_ms = 50;
+	new_logger(f);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(ctrlog_logger_add_fd(f->logger, p[0], CTRLOG_STDOUT), 0);
+	assert_int_equal(write(p[1], "abc", 3), 3);
+	for (int i = 0; i < 300; i++) {
+		struct ctrlog_stats st;
+
+		dispatch_until(f->logger, -1, 10);
+		ctrlog_logger_get_stats(f->logger, &st);
+		if (st.stream[0].partial_records == 1)
+			break;
+	}
+	assert_log(f, "stdout P abc\n");
+	close(p[1]);
+	assert_int_equal(dispatch_until(f->logger, 0, 5000), 0);
+	assert_log(f, "stdout P abc\nstdout F \n");
+}
+
+/* A line the stream finished needs no extra record. */
+static void test_finished_line_gets_no_extra_f(void **state)
+{
+	struct test_logger_fixture *f = *state;
+
+	new_logger(f);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "half", 4), 0);
+	assert_int_equal(ctrlog_logger_flush(f->logger), 0);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "rest\n", 5), 0);
+	assert_int_equal(ctrlog_logger_feed_eof(f->logger, CTRLOG_STDOUT), 0);
+	assert_log(f, "stdout P half\nstdout F rest\n");
+}
+
 static void test_flush_writes_held_as_p(void **state)
 {
 	struct test_logger_fixture *f = *state;
@@ -347,6 +386,8 @@ int main(void)
 		T(test_pipes_until_eof),
 		T(test_idle_flush_writes_p),
 		T(test_flush_writes_held_as_p),
+		T(test_idle_flushed_line_ends_with_f),
+		T(test_finished_line_gets_no_extra_f),
 		T(test_passthrough_with_k8s),
 		T(test_passthrough_alone_from_pipe),
 		T(test_none_drains),
