@@ -83,7 +83,10 @@ struct ctrlog_config {
 	uint64_t max_size;       /* rotate before the live file would exceed this; 0 = never */
 	uint32_t max_files;      /* rotated files kept */
 	int compress_level;      /* zstd level for rotated files, or CTRLOG_COMPRESS_NONE */
-	int passthrough_fds[CTRLOG_N_STREAMS]; /* where passthrough writes; default 1 and 2 */
+	/* Where passthrough writes; default 1 and 2. In non-blocking mode a pipe, FIFO or tty is
+	 * written through a private reopening (/proc/self/fd/N, made O_NONBLOCK, closed on free),
+	 * a socket with send(MSG_DONTWAIT), a regular file as it is. */
+	int passthrough_fds[CTRLOG_N_STREAMS];
 	enum ctrlog_log_mode mode;
 	uint64_t buffer_size;    /* non-blocking mode: bytes buffered before dropping */
 };
