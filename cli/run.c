@@ -173,6 +173,9 @@ static int make_logger(struct monitor *m)
 		cli_error("--log-path: '%s' is a symlink; refusing to follow it", m->log_path);
 	else if (r == -ECONNREFUSED && (o->drivers & CTRLOG_DRIVER_JOURNALD))
 		cli_error("--log-driver journald: journald is not running (nothing listens on /run/systemd/journal/socket)");
+	else if (r == -EBADMSG)
+		cli_error("cannot open the log '%s': its record of the last rotation number (.<name>.last-rotation) is not a number",
+			  m->log_path);
 	else if (r < 0)
 		cli_error("cannot open the log '%s': %s", m->log_path, ctrlog_strerror(r));
 	return r;
@@ -670,12 +673,10 @@ static int prepare(struct monitor *m)
 		snprintf(m->log_path, sizeof(m->log_path), "%s/%s/ctr.log", m->root, m->o->id);
 	(void)unlinkat(m->ctr_dirfd, "exit", 0);
 	r = write_config(m);
-	if (r < 0)
+	if (r < 0) {
 		cli_error("cannot write '%s/%s/config': %s", m->root, m->o->id, ctrlog_strerror(r));
-	else
-		r = make_logger(m);
-	if (r < 0)
 		forget_new_container(m);
+	}
 	return r;
 }
 
@@ -707,6 +708,13 @@ int cmd_run(int argc, char **argv)
 	if (o.detach) {
 		fflush(stdout);
 		detach(&m);
+	}
+	/* Only now: the compressor thread of a logger made before detaching would start in the
+	 * caller, which exits (a child copes, see ctrlog.h, but the caller's work is lost). */
+	if (make_logger(&m) < 0) {
+		forget_new_container(&m);
+		report_detached(&m, EXIT_CTRLOG_FAILED);
+		goto out;
 	}
 	/* Signals arrive through a signalfd in the loop; SIGPIPE would kill us when a
 	 * passthrough reader goes away, EPIPE is handled instead. */
