@@ -38,6 +38,7 @@ struct monitor {
 	bool child_done;
 	int detach_fd;    /* write end of the pipe to the waiting parent, or -1 */
 	uint64_t reported_errors; /* write-error episodes already reported on stderr */
+	uint64_t reported_rotation_errors, reported_compress_errors, reported_internal_errors;
 	bool created_dir; /* this run made <root>/<id>: undo it if the container never starts */
 	sigset_t saved_mask;
 	struct cli_notify notify; /* $NOTIFY_SOCKET, taken out of the environment */
@@ -172,6 +173,9 @@ static int make_logger(struct monitor *m)
 		cli_error("--log-path: '%s' is a symlink; refusing to follow it", m->log_path);
 	else if (r == -ECONNREFUSED && (o->drivers & CTRLOG_DRIVER_JOURNALD))
 		cli_error("--log-driver journald: journald is not running (nothing listens on /run/systemd/journal/socket)");
+	else if (r == -EBADMSG)
+		cli_error("cannot open the log '%s': its record of the last rotation number (.<name>.last-rotation) is not a number",
+			  m->log_path);
 	else if (r < 0)
 		cli_error("cannot open the log '%s': %s", m->log_path, ctrlog_strerror(r));
 	return r;
@@ -387,13 +391,34 @@ static int watched_signals(sigset_t *set)
 	return 0;
 }
 
+/* Rotation failures are counted per episode, compression failures per file, and the logger's
+ * own (worked-around) failures once per stream: each new one gets a line. */
+static void report_other_errors(struct monitor *m, const struct ctrlog_stats *st)
+{
+	if (st->rotation_errors != m->reported_rotation_errors)
+		cli_error("rotating '%s' failed: %s; the live file grows past --log-max-size until a rotation works",
+			  m->log_path, ctrlog_strerror(st->last_rotation_error));
+	if (st->compress_errors != m->reported_compress_errors)
+		cli_error("compressing a rotated file of '%s' failed: %s; it stays plain",
+			  m->log_path, ctrlog_strerror(st->last_compress_error));
+	if (st->internal_errors != m->reported_internal_errors)
+		cli_error("waiting for stdout/stderr to take more output failed: %s; writing instead of splicing",
+			  ctrlog_strerror(st->last_internal_error));
+	m->reported_rotation_errors = st->rotation_errors;
+	m->reported_compress_errors = st->compress_errors;
+	m->reported_internal_errors = st->internal_errors;
+}
+
 /* Says once per error episode which sink failed and why: a full disk must not turn into a
  * line of ctrlog's own per failed write. */
 static void report_write_errors(struct monitor *m)
 {
 	struct ctrlog_stats st;
 
-	if (ctrlog_logger_get_stats(m->logger, &st) < 0 || st.write_errors == m->reported_errors)
+	if (ctrlog_logger_get_stats(m->logger, &st) < 0)
+		return;
+	report_other_errors(m, &st);
+	if (st.write_errors == m->reported_errors)
 		return;
 	m->reported_errors = st.write_errors;
 	if (st.last_write_error_driver == CTRLOG_DRIVER_JOURNALD)
@@ -554,12 +579,14 @@ static void print_stats(const struct monitor *m)
 	}
 	fprintf(stderr, "reads=%llu\nwrites=%llu\nwrite_errors=%llu\ndropped_bytes=%llu\n"
 		"rotations=%llu\ncompressed_files=%llu\ncompress_bytes_in=%llu\n"
-		"compress_bytes_out=%llu\ncompress_cpu_s=%.6f\ncompress_errors=%llu\n",
+		"compress_bytes_out=%llu\ncompress_cpu_s=%.6f\ncompress_errors=%llu\n"
+		"rotation_errors=%llu\ninternal_errors=%llu\n",
 		(unsigned long long)st.reads, (unsigned long long)st.writes,
 		(unsigned long long)st.write_errors, (unsigned long long)st.dropped_bytes,
 		(unsigned long long)st.rotations, (unsigned long long)st.compressed_files,
 		(unsigned long long)st.compress_bytes_in, (unsigned long long)st.compress_bytes_out,
-		(double)st.compress_cpu_ns / 1e9, (unsigned long long)st.compress_errors);
+		(double)st.compress_cpu_ns / 1e9, (unsigned long long)st.compress_errors,
+		(unsigned long long)st.rotation_errors, (unsigned long long)st.internal_errors);
 	fprintf(stderr, "cpu_user_s=%ld.%06ld\ncpu_sys_s=%ld.%06ld\nmax_rss_kb=%ld\n",
 		(long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec, (long)ru.ru_stime.tv_sec,
 		(long)ru.ru_stime.tv_usec, ru.ru_maxrss);
@@ -646,12 +673,10 @@ static int prepare(struct monitor *m)
 		snprintf(m->log_path, sizeof(m->log_path), "%s/%s/ctr.log", m->root, m->o->id);
 	(void)unlinkat(m->ctr_dirfd, "exit", 0);
 	r = write_config(m);
-	if (r < 0)
+	if (r < 0) {
 		cli_error("cannot write '%s/%s/config': %s", m->root, m->o->id, ctrlog_strerror(r));
-	else
-		r = make_logger(m);
-	if (r < 0)
 		forget_new_container(m);
+	}
 	return r;
 }
 
@@ -683,6 +708,13 @@ int cmd_run(int argc, char **argv)
 	if (o.detach) {
 		fflush(stdout);
 		detach(&m);
+	}
+	/* Only now: the compressor thread of a logger made before detaching would start in the
+	 * caller, which exits (a child copes, see ctrlog.h, but the caller's work is lost). */
+	if (make_logger(&m) < 0) {
+		forget_new_container(&m);
+		report_detached(&m, EXIT_CTRLOG_FAILED);
+		goto out;
 	}
 	/* Signals arrive through a signalfd in the loop; SIGPIPE would kill us when a
 	 * passthrough reader goes away, EPIPE is handled instead. */

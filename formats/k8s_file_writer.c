@@ -39,6 +39,9 @@ struct k8s_sink {
 	uint64_t lost_records;
 	uint32_t backoff_ms;
 	struct timespec retry_at;
+	/* A rotation failed in this batch: the file grows past max_size until the next batch
+	 * tries again, rather than every record trying (and flushing) once more. */
+	bool rotation_failed;
 };
 
 static bool before(const struct timespec *a, const struct timespec *b)
@@ -193,15 +196,20 @@ static void refresh_prefixes(struct k8s_sink *k, const struct timespec *t)
  * space in the staging buffer. */
 static int make_room(struct k8s_sink *k, size_t need)
 {
-	int r = 0;
+	int r = 0, q;
 
-	if (ctrlog_fileset_must_rotate(k->fs, k->stage_len, need)) {
+	if (!k->rotation_failed && ctrlog_fileset_must_rotate(k->fs, k->stage_len, need)) {
 		r = k8s_flush(&k->base);
-		if (ctrlog_fileset_must_rotate(k->fs, 0, need) && ctrlog_fileset_rotate(k->fs) == 0)
-			k->base.stats->rotations++;
+		if (ctrlog_fileset_must_rotate(k->fs, 0, need) &&
+		    (q = ctrlog_fileset_rotate(k->fs)) < 0) {
+			k->rotation_failed = true;
+			r = q;
+		}
 	}
-	if (k->stage_len + need > STAGE_SIZE)
-		r = k8s_flush(&k->base);
+	if (k->stage_len + need > STAGE_SIZE) {
+		q = k8s_flush(&k->base);
+		r = r < 0 ? r : q;
+	}
 	return r;
 }
 
@@ -251,6 +259,7 @@ static int k8s_write_batch(struct ctrlog_sink *base, const struct ctrlog_batch *
 	int result = 0;
 
 	k->now = b->time;
+	k->rotation_failed = false;
 	refresh_prefixes(k, &b->time);
 	room = free_room(k);
 	for (size_t i = 0; i < b->n; i++) {
@@ -263,7 +272,9 @@ static int k8s_write_batch(struct ctrlog_sink *base, const struct ctrlog_batch *
 		if (need > room) {
 			r = make_room(k, need);
 			if (need > STAGE_SIZE) {
-				r = write_direct(k, prefix, rec);
+				int q = write_direct(k, prefix, rec);
+
+				r = r < 0 ? r : q;
 				room = free_room(k);
 				goto next;
 			}
@@ -301,10 +312,7 @@ static int k8s_rotate(struct ctrlog_sink *base)
 
 	if (r < 0)
 		return r;
-	r = ctrlog_fileset_rotate(k->fs);
-	if (r == 0)
-		base->stats->rotations++;
-	return r;
+	return ctrlog_fileset_rotate(k->fs);
 }
 
 static void k8s_collect_stats(struct ctrlog_sink *base, struct ctrlog_stats *stats)
@@ -312,6 +320,12 @@ static void k8s_collect_stats(struct ctrlog_sink *base, struct ctrlog_stats *sta
 	struct ctrlog_fileset_stats fst;
 
 	ctrlog_fileset_get_stats(((struct k8s_sink *)base)->fs, &fst);
+	stats->rotations += fst.rotations;
+	stats->rotation_errors += fst.rotation_errors;
+	if (fst.last_rotation_error)
+		stats->last_rotation_error = fst.last_rotation_error;
+	if (fst.last_compress_error)
+		stats->last_compress_error = fst.last_compress_error;
 	stats->compressed_files += fst.compressed_files;
 	stats->compress_bytes_in += fst.compress_bytes_in;
 	stats->compress_bytes_out += fst.compress_bytes_out;

@@ -4,14 +4,18 @@
  * stderr (which systemd hands to the journal for a monitor it runs). When it is the only sink
  * in blocking mode the core splices straight into these fds.
  *
- * In non-blocking mode the fds are made O_NONBLOCK and whatever does not fit is kept in a
- * bounded buffer per stream; when that is full, the rest of the read is dropped and counted,
- * so a reader that stalls never stalls the container.
+ * In non-blocking mode whatever a full reader does not take is kept in a bounded buffer per
+ * stream; when that is full, the rest of the read is dropped and counted, so a reader that
+ * stalls never stalls the container. The caller's fds stay as they are: O_NONBLOCK belongs to
+ * the open file description, which the shell that started us shares (see private_output()).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "formats/sink.h"
@@ -24,6 +28,8 @@ struct pending {
 struct passthrough_sink {
 	struct ctrlog_sink base;
 	int fds[CTRLOG_N_STREAMS];
+	bool owned[CTRLOG_N_STREAMS];  /* fds[i] is our private reopening: closed on free */
+	bool socket[CTRLOG_N_STREAMS]; /* written with send(MSG_DONTWAIT) */
 	bool failing; /* in a write-error episode (counted once, not per write) */
 	bool nonblocking;
 	size_t pending_cap;
@@ -46,13 +52,17 @@ static void note_result(struct passthrough_sink *p, int r, size_t lost)
 }
 
 /* One non-blocking attempt: returns 0 when all went out, -EAGAIN when the reader is full. */
-static int write_some(int fd, const char *data, size_t len, size_t *ret_written)
+static int write_some(struct passthrough_sink *p, enum ctrlog_stream stream, const char *data,
+		      size_t len, size_t *ret_written)
 {
+	int fd = p->fds[stream];
 	size_t done = 0;
 	int r = 0;
 
 	while (done < len) {
-		ssize_t w = write(fd, data + done, len - done);
+		ssize_t w = p->socket[stream] ?
+			send(fd, data + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL) :
+			write(fd, data + done, len - done);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -74,7 +84,7 @@ static int drain_pending(struct passthrough_sink *p, enum ctrlog_stream stream)
 
 	if (q->len == 0)
 		return 0;
-	r = write_some(p->fds[stream], q->buf, q->len, &written);
+	r = write_some(p, stream, q->buf, q->len, &written);
 	p->base.stats->stream[stream].bytes_out += written;
 	memmove(q->buf, q->buf + written, q->len - written);
 	q->len -= written;
@@ -93,7 +103,7 @@ static int write_nonblocking(struct passthrough_sink *p, enum ctrlog_stream stre
 	int r = drain_pending(p, stream);
 
 	if (q->len == 0 && r == 0) {
-		r = write_some(p->fds[stream], data, len, &written);
+		r = write_some(p, stream, data, len, &written);
 		p->base.stats->stream[stream].bytes_out += written;
 		data += written;
 		len -= written;
@@ -142,17 +152,26 @@ static int pt_flush(struct ctrlog_sink *base)
 	return 0;
 }
 
+/* The caller's fds stay the caller's; only our reopenings are closed. */
+static void free_sink(struct passthrough_sink *p)
+{
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+		free(p->pending[i].buf);
+		if (p->owned[i])
+			close(p->fds[i]);
+	}
+	free(p);
+}
+
 static void pt_free(struct ctrlog_sink *base)
 {
 	struct passthrough_sink *p = (struct passthrough_sink *)base;
 
 	/* A last attempt; what a stalled reader still has not taken is counted as dropped. */
 	pt_flush(base);
-	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
 		base->stats->dropped_bytes += p->pending[i].len;
-		free(p->pending[i].buf);
-	}
-	free(p); /* the fds are the monitor's */
+	free_sink(p);
 }
 
 static const struct ctrlog_sink_ops passthrough_ops = {
@@ -163,12 +182,34 @@ static const struct ctrlog_sink_ops passthrough_ops = {
 	.free = pt_free,
 };
 
-static int set_nonblocking(int fd)
+/*
+ * Non-blocking writes to fd without changing its file description, whose flags every process
+ * holding it shares (a shell whose stdout went O_NONBLOCK breaks): a socket takes
+ * send(MSG_DONTWAIT); a pipe, FIFO or tty is opened again through /proc/self/fd, which gives a
+ * description of our own on the same pipe or device, made O_NONBLOCK; a regular file never
+ * blocks that way, and reopening it would lose the caller's offset.
+ */
+static int private_output(struct passthrough_sink *p, int i, int fd)
 {
-	int flags = fcntl(fd, F_GETFL);
+	char path[64];
+	struct stat st;
+	int own;
 
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+	if (fstat(fd, &st) < 0)
 		return -errno;
+	if (S_ISSOCK(st.st_mode)) {
+		p->socket[i] = true;
+		return 0;
+	}
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	own = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (own < 0)
+		/* ENXIO: a pipe nobody reads; writing to it fails (EPIPE) without blocking. */
+		return errno == ENXIO ? 0 : -errno;
+	p->fds[i] = own;
+	p->owned[i] = true;
 	return 0;
 }
 
@@ -193,12 +234,10 @@ int ctrlog_passthrough_sink_new(const struct ctrlog_config *cfg, struct ctrlog_s
 		if (!p->nonblocking)
 			continue;
 		p->pending[i].buf = malloc(p->pending_cap ? p->pending_cap : 1);
-		r = p->pending[i].buf ? set_nonblocking(p->fds[i]) : -ENOMEM;
+		r = p->pending[i].buf ? private_output(p, i, p->fds[i]) : -ENOMEM;
 	}
 	if (r < 0) {
-		for (int i = 0; i < CTRLOG_N_STREAMS; i++)
-			free(p->pending[i].buf);
-		free(p);
+		free_sink(p);
 		return r;
 	}
 	*ret = &p->base;

@@ -231,7 +231,14 @@ static int splice_once(struct ctrlog_logger *l, struct stream *s, enum ctrlog_st
 		/* Blocking mode: a full output slows the container; splice again once it drains. */
 		int r = ctrlog_wait_writable(out);
 
-		return r < 0 ? r : 1;
+		if (r == 0)
+			return 1;
+		/* poll() itself failed (ENOMEM): counted, and the careful write path, which
+		 * waits and counts on its own, takes over rather than this loop spinning. */
+		l->stats.internal_errors++;
+		l->stats.last_internal_error = r;
+		s->splice = false;
+		return -EAGAIN;
 	}
 	if (errno == EAGAIN)
 		return -EAGAIN;

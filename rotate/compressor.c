@@ -27,6 +27,25 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * After a fork() the parent's thread may still be compressing the file the child's thread
+ * takes up again: the two must never write the same .zst.tmp. A POSIX record lock belongs to
+ * the process, not to the fd (which the child may have inherited) and not to a thread, so the
+ * child waits here until the parent has finished the file or is gone. Returns 1 when the file
+ * is ours to compress, 0 when the other process finished it meanwhile, or a negative errno.
+ */
+static int claim(struct ctrlog_fileset *fs, const char *plain, int in)
+{
+	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct stat named, ours;
+
+	if (fcntl(in, F_SETLKW, &lk) < 0 || fstat(in, &ours) < 0)
+		return -errno;
+	if (fstatat(fs->dirfd, plain, &named, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return named.st_ino == ours.st_ino && named.st_dev == ours.st_dev;
+}
+
 /* Compresses <name>.<n> into <name>.<n>.zst through a .zst.tmp file, so a crash never leaves a
  * truncated .zst behind: after a restart the .tmp is removed and the plain file redone. */
 static int compress_one(struct ctrlog_fileset *fs, uint64_t n)
@@ -39,9 +58,15 @@ static int compress_one(struct ctrlog_fileset *fs, uint64_t n)
 	    ctrlog_rotated_name(fs->name, n, ".zst.tmp", tmp, sizeof(tmp)) < 0 ||
 	    ctrlog_rotated_name(fs->name, n, ".zst", done, sizeof(done)) < 0)
 		return -ENAMETOOLONG;
-	in = openat(fs->dirfd, plain, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Read-write only for claim()'s write lock. */
+	in = openat(fs->dirfd, plain, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (in < 0)
 		return errno == ENOENT ? 0 : -errno; /* already done, or removed by retention */
+	r = claim(fs, plain, in);
+	if (r <= 0) {
+		close(in);
+		return r;
+	}
 	out = openat(fs->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (out < 0) {
 		r = -errno;
@@ -119,9 +144,41 @@ int ctrlog_compressor_start(struct ctrlog_fileset *fs)
 	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	r = -pthread_create(&fs->comp.thread, NULL, compressor_main, fs);
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	if (r == 0)
-		fs->comp.started = true;
-	return r;
+	if (r < 0) {
+		/* Not running, so nothing else touches the counters. Files stay plain. */
+		fs->comp.errors++;
+		fs->comp.last_error = r;
+		return r;
+	}
+	fs->comp.started = true;
+	fs->comp.pid = getpid();
+	return 0;
+}
+
+/*
+ * fork() copies the fileset but not the thread, which stays in the parent; a monitor that
+ * detaches after creating its logger must still compress. Checked where work is handed over
+ * (rotation, stats, free), never per record.
+ */
+int ctrlog_compressor_survive_fork(struct ctrlog_fileset *fs)
+{
+	struct ctrlog_compressor *c = &fs->comp;
+
+	if (!c->started || c->pid == getpid())
+		return 0;
+	/* The copies may say that the vanished thread holds the lock or waits on the condition
+	 * variable (forever, for a join or a destroy): both start afresh. Nothing else can hold
+	 * them here, this runs on the writer's thread outside its critical sections. */
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_cond_init(&c->wake, NULL);
+	c->started = false;
+	c->stop = false;
+	/* The file the thread had taken may not be done: look at it again. A finished one is
+	 * skipped (its plain file is gone); one the parent still works on is waited for (see
+	 * claim()). */
+	if (c->next > fs->oldest)
+		c->next--;
+	return c->next <= c->upto ? ctrlog_compressor_start(fs) : 0;
 }
 
 void ctrlog_compressor_kick(struct ctrlog_fileset *fs, uint64_t upto)
@@ -134,6 +191,9 @@ void ctrlog_compressor_kick(struct ctrlog_fileset *fs, uint64_t upto)
 
 void ctrlog_compressor_stop(struct ctrlog_fileset *fs)
 {
+	/* In a child, the pending work is done by a thread of its own; a failure to start one is
+	 * counted in the errors. */
+	(void)ctrlog_compressor_survive_fork(fs);
 	if (!fs->comp.started)
 		return;
 	pthread_mutex_lock(&fs->lock);

@@ -8,12 +8,14 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "rotate/fileset.h"
 
 struct ctrlog_compressor {
 	pthread_t thread;
 	bool started;
+	pid_t pid;           /* the process the thread runs in: fork() does not copy it */
 	int level;
 	/* Under the fileset's lock: */
 	bool stop;
@@ -26,7 +28,7 @@ struct ctrlog_compressor {
 	uint64_t bytes_out;
 	uint64_t cpu_ns;
 	uint64_t errors;
-	int last_error;
+	int last_error;      /* negative errno of the latest failure, 0 if none */
 };
 
 struct ctrlog_fileset {
@@ -40,10 +42,21 @@ struct ctrlog_fileset {
 	/* Rotated files are <name>.<N> for N in [oldest, last], under the lock. */
 	uint64_t oldest;
 	uint64_t last;
+	/* The writer's own (only its thread touches them). */
+	bool live_missing;   /* renamed, but the new live file could not be opened yet */
+	bool rotate_failing; /* in a rotation-failure episode (counted once, not per attempt) */
+	uint64_t rotations;
+	uint64_t rotation_errors;
+	int last_rotation_error;
 	struct ctrlog_compressor comp;
 };
 
+/* Starts the thread unless it runs; a failure is also counted in the compressor's errors. */
 int ctrlog_compressor_start(struct ctrlog_fileset *fs);
+/* Call before the lock is used where a fork() may have happened since the thread started: in a
+ * child, the thread is gone; its lock and condition variable are made fresh and it is started
+ * again if work is pending. Returns 0 or the (counted) error of starting it. */
+int ctrlog_compressor_survive_fork(struct ctrlog_fileset *fs);
 /* Lets the compressor know about rotated files up to `upto`; call with the lock held. */
 void ctrlog_compressor_kick(struct ctrlog_fileset *fs, uint64_t upto);
 /* Finishes pending work and joins the thread. */

@@ -35,12 +35,15 @@ static int open_live(struct ctrlog_fileset *fs)
 	struct stat st;
 	int fd = openat(fs->dirfd, fs->name,
 			O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
-	int r;
+	int r = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EINVAL;
+	if (r < 0) {
 		close(fd);
 		return r;
 	}
@@ -48,6 +51,7 @@ static int open_live(struct ctrlog_fileset *fs)
 		close(fs->fd);
 	fs->fd = fd;
 	fs->size = (uint64_t)st.st_size;
+	fs->live_missing = false;
 	return 0;
 }
 
@@ -118,15 +122,21 @@ static int recover(struct ctrlog_fileset *fs)
 	uint64_t lowest = UINT64_MAX, n;
 	struct dirent *de;
 	DIR *d;
+	int r;
 
 	if (fd < 0)
 		return -errno;
+	/* An unreadable record must not restart numbering below what retention deleted. */
+	r = ctrlog_last_rotation_load(fs->dirfd, fs->name, &fs->last);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	d = fdopendir(fd);
 	if (!d) {
 		close(fd);
 		return -errno;
 	}
-	fs->last = ctrlog_last_rotation_read(fs->dirfd, fs->name);
 	while ((de = readdir(d))) {
 		int kind = ctrlog_rotated_parse(fs->name, de->d_name, &n);
 		char zst[512];
@@ -167,14 +177,25 @@ static int resume_compression(struct ctrlog_fileset *fs)
 	return ctrlog_compressor_start(fs);
 }
 
-int ctrlog_fileset_rotate(struct ctrlog_fileset *fs)
+/* Counts a failure once per episode: a disk that stays full must not count per record. */
+static int rotation_result(struct ctrlog_fileset *fs, int r)
+{
+	if (r == 0) {
+		fs->rotate_failing = false;
+		return 0;
+	}
+	fs->rotation_errors += !fs->rotate_failing;
+	fs->rotate_failing = true;
+	fs->last_rotation_error = r;
+	return r;
+}
+
+/* The live file becomes <name>.<last + 1>; retention and the compressor learn of it. */
+static int rename_live(struct ctrlog_fileset *fs)
 {
 	char rotated[512];
-	int r;
+	int r = ctrlog_rotated_name(fs->name, fs->last + 1, "", rotated, sizeof(rotated));
 
-	if (fs->fd < 0)
-		return -EBADF;
-	r = ctrlog_rotated_name(fs->name, fs->last + 1, "", rotated, sizeof(rotated));
 	if (r < 0)
 		return r;
 	if (renameat(fs->dirfd, fs->name, fs->dirfd, rotated) < 0)
@@ -185,20 +206,30 @@ int ctrlog_fileset_rotate(struct ctrlog_fileset *fs)
 	if (compressing(fs) && fs->last >= 2)
 		ctrlog_compressor_kick(fs, fs->last - 1);
 	pthread_mutex_unlock(&fs->lock);
-	r = write_last_seq(fs);
+	fs->rotations++;
+	fs->live_missing = true;
+	return 0;
+}
+
+int ctrlog_fileset_rotate(struct ctrlog_fileset *fs)
+{
+	int r = 0, q;
+
+	if (fs->fd < 0)
+		return -EBADF;
+	/* A failure to start the thread is counted as a compression error; rotation goes on. */
+	(void)ctrlog_compressor_survive_fork(fs);
+	if (!fs->live_missing) {
+		r = rename_live(fs);
+		if (r < 0)
+			return rotation_result(fs, r);
+		r = write_last_seq(fs);
+	}
 	/* Reopen even if the sequence file failed: the log must go on. */
-	{
-		int q = open_live(fs);
-
-		if (q < 0)
-			return q;
-	}
-	if (!fs->comp.started && fs->comp.next <= fs->comp.upto) {
-		int q = ctrlog_compressor_start(fs);
-
-		r = r < 0 ? r : q;
-	}
-	return r;
+	q = open_live(fs);
+	if (!fs->comp.started && fs->comp.next <= fs->comp.upto)
+		(void)ctrlog_compressor_start(fs); /* a failure is counted as a compression error */
+	return rotation_result(fs, r < 0 ? r : q);
 }
 
 int ctrlog_fileset_open(const struct ctrlog_fileset_config *cfg, struct ctrlog_fileset **ret)
@@ -288,7 +319,12 @@ int ctrlog_fileset_reopen(struct ctrlog_fileset *fs)
 
 void ctrlog_fileset_get_stats(struct ctrlog_fileset *fs, struct ctrlog_fileset_stats *ret)
 {
+	(void)ctrlog_compressor_survive_fork(fs); /* a failure is counted, see below */
+	ret->rotations = fs->rotations;
+	ret->rotation_errors = fs->rotation_errors;
+	ret->last_rotation_error = fs->last_rotation_error;
 	pthread_mutex_lock(&fs->lock);
+	ret->last_compress_error = fs->comp.last_error;
 	ret->compressed_files = fs->comp.files;
 	ret->compress_bytes_in = fs->comp.bytes_in;
 	ret->compress_bytes_out = fs->comp.bytes_out;

@@ -33,15 +33,22 @@ void ctrlog_fileset_account(struct ctrlog_fileset *fs, uint64_t written);
  * true for a record that would be alone in the file. */
 bool ctrlog_fileset_must_rotate(const struct ctrlog_fileset *fs, uint64_t pending, uint64_t n);
 
-/* Renames the live file to <name>.<N+1>, opens a new one, enforces retention and hands older
- * rotated files to the background compressor. */
 /* Bytes the live file takes before it reaches max_size; UINT64_MAX when it never rotates. */
 uint64_t ctrlog_fileset_room(const struct ctrlog_fileset *fs);
 
+/* Renames the live file to <name>.<N+1>, opens a new one, enforces retention and hands older
+ * rotated files to the background compressor. Returns 0 or a negative errno, also counted in
+ * the stats (once per episode of failures). When the rename failed nothing changed; when only
+ * the new live file could not be opened, writing goes on into the renamed file and the next
+ * call opens the live file instead of renaming again. */
 int ctrlog_fileset_rotate(struct ctrlog_fileset *fs);
 int ctrlog_fileset_reopen(struct ctrlog_fileset *fs);
 
 struct ctrlog_fileset_stats {
+	uint64_t rotations;
+	uint64_t rotation_errors;
+	int last_rotation_error;
+	int last_compress_error;
 	uint64_t compressed_files;
 	uint64_t compress_bytes_in;
 	uint64_t compress_bytes_out;

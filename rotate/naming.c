@@ -83,18 +83,46 @@ int ctrlog_last_rotation_name(const char *name, char *buf, size_t size)
 	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
 }
 
-uint64_t ctrlog_last_rotation_read(int dirfd, const char *name)
+/* "<digits>\n" as write_last_seq() writes it, nothing else. */
+static int parse_last_rotation(const char *buf, uint64_t *ret_last)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*buf < '0' || *buf > '9')
+		return -EBADMSG;
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno || (*end != '\n' && *end != '\0') || (*end == '\n' && end[1] != '\0'))
+		return -EBADMSG;
+	*ret_last = v;
+	return 0;
+}
+
+int ctrlog_last_rotation_load(int dirfd, const char *name, uint64_t *ret_last)
 {
 	char path[512], buf[32] = "";
 	ssize_t n;
-	int fd;
+	int fd, r;
 
 	if (ctrlog_last_rotation_name(name, path, sizeof(path)) < 0)
-		return 0;
+		return -ENAMETOOLONG;
 	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		*ret_last = 0;
 		return 0;
+	}
 	n = read(fd, buf, sizeof(buf) - 1);
+	r = n < 0 ? -errno : parse_last_rotation(buf, ret_last);
 	close(fd);
-	return n > 0 ? strtoull(buf, NULL, 10) : 0;
+	return r;
+}
+
+uint64_t ctrlog_last_rotation_read(int dirfd, const char *name)
+{
+	uint64_t last;
+
+	return ctrlog_last_rotation_load(dirfd, name, &last) == 0 ? last : 0;
 }

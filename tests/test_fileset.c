@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* rotate/: rotation at record boundaries, numbering that is never reused, retention,
- * background compression, and recovery of a directory left by a killed monitor. */
+ * background compression, recovery of a directory left by a killed monitor, failures that are
+ * counted (renameat() and fstat() injected, see tests/meson.build), and fork(). */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,9 +23,45 @@
 
 #define RECORD 49 /* prefix (40) + "n=NNNNNN" + "\n" */
 
+/* --- fault injection ----------------------------------------------------------------------- */
+
+int __real_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+int __wrap_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+int __real_fstat64(int fd, struct stat *st);
+int __wrap_fstat64(int fd, struct stat *st);
+
+/* While set, renaming the live file fails with this errno (the compressor's renames pass). */
+static int rename_live_errno;
+static int rename_live_calls;
+/* While set, fstat() fails with this errno, leaving garbage where the result would go. */
+static int fstat_errno;
+
+int __wrap_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+	if (strcmp(oldpath, "ctr.log") == 0) {
+		rename_live_calls++;
+		if (rename_live_errno) {
+			errno = rename_live_errno;
+			return -1;
+		}
+	}
+	return __real_renameat(olddirfd, oldpath, newdirfd, newpath);
+}
+
+int __wrap_fstat64(int fd, struct stat *st)
+{
+	if (fstat_errno) {
+		memset(st, 0xa5, sizeof(*st));
+		errno = fstat_errno;
+		return -1;
+	}
+	return __real_fstat64(fd, st);
+}
+
 /* Rotated files stay plain unless a test asks for compression. */
 static int setup(void **state)
 {
+	rename_live_errno = rename_live_calls = fstat_errno = 0;
 	test_logger_setup(state);
 	((struct test_logger_fixture *)*state)->cfg.compress_level = CTRLOG_COMPRESS_NONE;
 	return 0;
@@ -273,6 +311,175 @@ static void test_recovery(void **state)
 	assert_true(exists(f, "ctr.log.5"));
 }
 
+/* A rotation that fails is returned and counted once per episode, not once per record; the
+ * live file goes on (past max_size) and the next rotation that works ends the episode. */
+static void test_rotation_failure_counted(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	struct ctrlog_stats st;
+	char *buf = malloc(100 * 9 + 1);
+	size_t len = 0;
+
+	f->cfg.max_size = 10 * RECORD;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	feed_numbered(f, 0, 10);
+	rename_live_errno = EIO;
+	assert_int_equal(ctrlog_logger_rotate(f->logger), -EIO);
+	/* 100 records in one batch, each past max_size: one more attempt, not 100. */
+	for (int i = 10; i < 110; i++)
+		len += (size_t)sprintf(buf + len, "n=%06d\n", i);
+	rename_live_calls = 0;
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, buf, len), 0);
+	assert_int_equal(rename_live_calls, 1);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.rotations, 0);
+	assert_int_equal(st.rotation_errors, 1);
+	assert_int_equal(st.last_rotation_error, -EIO);
+	assert_false(exists(f, "ctr.log.1"));
+	assert_int_equal(size_of(f, "ctr.log"), 110 * RECORD);
+	rename_live_errno = 0;
+	feed_numbered(f, 110, 111);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.rotations, 1);
+	assert_int_equal(st.rotation_errors, 1);
+	assert_int_equal(size_of(f, "ctr.log.1"), 110 * RECORD);
+	assert_int_equal(size_of(f, "ctr.log"), RECORD);
+	rename_live_errno = EIO;
+	assert_int_equal(ctrlog_logger_rotate(f->logger), -EIO);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.rotation_errors, 2); /* a new episode */
+	free(buf);
+}
+
+/* The record of the last rotation number is trusted or refused, never guessed: a missing one
+ * means none yet, one that cannot be read or parsed makes the open fail (numbering from 0
+ * would reuse the numbers of files retention removed). */
+static void test_last_rotation_unreadable(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	char *rec = test_path(f->dir, ".ctr.log.last-rotation");
+
+	make_file(f, ".ctr.log.last-rotation", "garbage\n");
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), -EBADMSG);
+	make_file(f, ".ctr.log.last-rotation", "");
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), -EBADMSG);
+	assert_int_equal(unlink(rec), 0);
+	assert_int_equal(mkdir(rec, 0700), 0); /* read() fails: EISDIR */
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), -EISDIR);
+	assert_null(f->logger);
+	assert_int_equal(rmdir(rec), 0);
+	/* The floor is the greater of the record and the files on disk. */
+	make_file(f, ".ctr.log.last-rotation", "7\n");
+	make_file(f, "ctr.log.3", "");
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
+	assert_true(exists(f, "ctr.log.8"));
+	close_logger(f);
+	make_file(f, "ctr.log.12", "");
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
+	assert_true(exists(f, "ctr.log.13"));
+	free(rec);
+}
+
+/* A failed fstat() of the live file is returned as such; its result is not read. */
+static void test_fstat_failure(void **state)
+{
+	struct test_logger_fixture *f = *state;
+
+	fstat_errno = EIO;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), -EIO);
+	fstat_errno = 0;
+	assert_null(f->logger);
+}
+
+/* Rotated files 1..last as expected: the newest plain, the others .zst, nothing in between. */
+static bool child_sees_compressed(struct test_logger_fixture *f, int last)
+{
+	char name[64];
+
+	for (int n = 1; n <= last; n++) {
+		snprintf(name, sizeof(name), "ctr.log.%d", n);
+		if (exists(f, name) != (n == last))
+			return false;
+		snprintf(name, sizeof(name), "ctr.log.%d.zst", n);
+		if (exists(f, name) == (n == last))
+			return false;
+		snprintf(name, sizeof(name), "ctr.log.%d.zst.tmp", n);
+		if (exists(f, name))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A monitor that forks after creating its logger (ctrlog run --detach) must still compress:
+ * the thread started for left-over files stays in the parent, the child starts its own. Before
+ * the fix the child's files stayed plain. The child checks and exits with the verdict; no
+ * cmocka assertion runs in it.
+ */
+static void test_child_compresses_after_fork(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	int wstatus;
+	pid_t pid;
+
+	make_file(f, "ctr.log.1", "2026-11-27T09:43:42.000000000Z stdout F left over\n");
+	make_file(f, "ctr.log.2", "2026-11-27T09:43:42.000000000Z stdout F left over\n");
+	make_file(f, "ctr.log.3", "2026-11-27T09:43:42.000000000Z stdout F left over\n");
+	f->cfg.compress_level = 1;
+	f->cfg.max_size = 0;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0); /* compresses .1 and .2 */
+	/* Forked once the parent's thread is idle: ASan's allocator (unlike glibc's malloc) is not
+	 * fork-safe, and a fork in the middle of the thread's allocations hangs the child's. */
+	for (int waited = 0; waited < 10000 && !child_sees_compressed(f, 3); waited += 10)
+		usleep(10000);
+	assert_true(child_sees_compressed(f, 3));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		bool ok = true;
+
+		alarm(60); /* a thread or lock that did not survive would hang here */
+		for (int i = 0; i < 2 && ok; i++)
+			ok = ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "in the child\n", 13) == 0 &&
+			     ctrlog_logger_rotate(f->logger) == 0;
+		ctrlog_logger_free(f->logger); /* waits for the compression of .3 and .4 */
+		_exit(ok && child_sees_compressed(f, 5) ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	assert_true(WIFEXITED(wstatus));
+	assert_int_equal(WEXITSTATUS(wstatus), 0);
+}
+
+/* A compression that fails is counted with its reason, and the file stays plain. */
+static void test_compression_error_reported(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	struct ctrlog_stats st = { 0 };
+	char *tmp = test_path(f->dir, "ctr.log.1.zst.tmp");
+
+	f->cfg.compress_level = 1;
+	f->cfg.max_size = 0;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	assert_int_equal(mkdir(tmp, 0700), 0); /* the .zst.tmp cannot be opened: EISDIR */
+	for (int i = 0; i < 2; i++) {
+		feed_numbered(f, i, i + 1);
+		assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
+	}
+	for (int waited = 0; waited < 10000 && st.compress_errors == 0; waited += 10) {
+		usleep(10000);
+		assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	}
+	assert_int_equal(st.compress_errors, 1);
+	assert_int_equal(st.last_compress_error, -EISDIR);
+	close_logger(f);
+	assert_true(exists(f, "ctr.log.1"));
+	assert_false(exists(f, "ctr.log.1.zst"));
+	assert_int_equal(rmdir(tmp), 0);
+	free(tmp);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, test_logger_teardown)
@@ -284,6 +491,11 @@ int main(void)
 		T(test_numbering_survives_restart),
 		T(test_compression_keeps_newest_plain),
 		T(test_recovery),
+		T(test_rotation_failure_counted),
+		T(test_last_rotation_unreadable),
+		T(test_fstat_failure),
+		T(test_child_compresses_after_fork),
+		T(test_compression_error_reported),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* logger/logger.c through the public API: fds and fed bytes in, sinks out, the idle timer,
- * stats, and configuration errors. */
+ * stats, configuration errors, and the caller's fds left as they were. poll() can be made to
+ * fail (wrapped, see tests/meson.build). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +23,21 @@
 #include "test-util.h"
 
 #define PREFIX 40 /* "<30-char time> stdout F " */
+
+int __real_poll(struct pollfd *fds, nfds_t n, int timeout);
+int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout);
+
+/* While set, poll() fails with this errno. */
+static int poll_errno;
+
+int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	if (poll_errno) {
+		errno = poll_errno;
+		return -1;
+	}
+	return __real_poll(fds, n, timeout);
+}
 
 /* The log reduced to "<stream> <tag> <content>" lines, after checking each prefix's shape. */
 static char *log_without_times(const char *path)
@@ -377,6 +395,99 @@ static void test_id_validate(void **state)
 	assert_int_equal(ctrlog_id_validate(long_id), -EINVAL);
 }
 
+static bool nonblocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	assert_true(flags >= 0);
+	return flags & O_NONBLOCK;
+}
+
+/* Non-blocking passthrough into the caller's pipe or socket, which nobody reads: the logger
+ * never waits, drops and counts what does not fit, and leaves the caller's file description
+ * as it was (O_NONBLOCK on it would reach the shell that shares it). */
+static void check_nonblocking_passthrough(struct test_logger_fixture *f, int out, int peer)
+{
+	static char big[1 << 20];
+	struct ctrlog_stats st;
+
+	memset(big, 'x', sizeof(big));
+	f->cfg.drivers = CTRLOG_DRIVER_PASSTHROUGH;
+	f->cfg.mode = CTRLOG_MODE_NON_BLOCKING;
+	f->cfg.buffer_size = 4096;
+	f->cfg.passthrough_fds[0] = out;
+	f->cfg.passthrough_fds[1] = out;
+	new_logger(f);
+	assert_false(nonblocking(out));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, big, sizeof(big)), 0);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_true(st.dropped_bytes > 0);
+	assert_int_equal(st.write_errors, 0);
+	ctrlog_logger_free(f->logger);
+	f->logger = NULL;
+	assert_false(nonblocking(out));
+	assert_true(fcntl(out, F_GETFD) >= 0); /* still open: the caller's */
+	close(out);
+	close(peer);
+}
+
+static void test_nonblocking_passthrough_pipe(void **state)
+{
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	check_nonblocking_passthrough(*state, p[1], p[0]);
+}
+
+static void test_nonblocking_passthrough_socket(void **state)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	check_nonblocking_passthrough(*state, sv[0], sv[1]);
+}
+
+/* Blocking passthrough waits in poll() for a full output; when poll() itself fails, that is
+ * counted and the write path takes over (and counts its own failure), instead of the error
+ * vanishing and the loop spinning on splice(). */
+static void test_failed_splice_wait_counted(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	struct ctrlog_stats st;
+	char fill[4096];
+	int in[2], out[2];
+
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(out), 0);
+	/* The test's own pipe: O_NONBLOCK only to fill it, and so that writing to it fails
+	 * rather than blocks. */
+	assert_int_equal(fcntl(out[1], F_SETFL, O_NONBLOCK), 0);
+	memset(fill, 'f', sizeof(fill));
+	while (write(out[1], fill, sizeof(fill)) > 0)
+		;
+	f->cfg.drivers = CTRLOG_DRIVER_PASSTHROUGH;
+	f->cfg.passthrough_fds[0] = out[1];
+	f->cfg.passthrough_fds[1] = out[1];
+	new_logger(f);
+	assert_int_equal(ctrlog_logger_add_fd(f->logger, in[0], CTRLOG_STDOUT), 0);
+	assert_int_equal(write(in[1], "hello\n", 6), 6);
+	poll_errno = ENOMEM;
+	assert_true(ctrlog_logger_dispatch(f->logger) >= 0);
+	poll_errno = 0;
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.internal_errors, 1);
+	assert_int_equal(st.last_internal_error, -ENOMEM);
+	assert_int_equal(st.write_errors, 1);
+	assert_int_equal(st.last_write_error, -ENOMEM);
+	assert_int_equal(st.dropped_bytes, 6);
+	ctrlog_logger_free(f->logger);
+	f->logger = NULL;
+	close(in[1]);
+	close(out[0]);
+	close(out[1]);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, test_logger_setup, test_logger_teardown)
@@ -395,6 +506,9 @@ int main(void)
 		T(test_symlink_log_refused),
 		T(test_log_mode_0640),
 		T(test_rotate_api),
+		T(test_nonblocking_passthrough_pipe),
+		T(test_nonblocking_passthrough_socket),
+		T(test_failed_splice_wait_counted),
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_id_validate),
 	};

@@ -11,6 +11,16 @@
  *  - Output parameters are named ret_* and come last; they are left untouched on failure.
  *  - The library never prints, never exits and never installs signal handlers.
  *  - A logger is not thread-safe: drive it from one thread (the monitor's loop).
+ *  - The caller's fds: the library never changes a file description it does not own (flags
+ *    such as O_NONBLOCK are shared with every process holding it, the caller's shell too).
+ *    It takes ownership only of what ctrlog_logger_add_fd() says; passthrough_fds stay the
+ *    caller's and are never closed or modified (see ctrlog_config.passthrough_fds).
+ *  - fork(): after a fork only one of the two processes may go on using a logger (any call,
+ *    ctrlog_logger_free() included); the other leaves it alone and exits or execs. The
+ *    background compressor thread, which fork() does not copy, is started again in the child
+ *    when it next rotates, reads stats or frees the logger, and takes up the parent's pending
+ *    work; a file the parent's thread is still compressing is waited for (a record lock),
+ *    never compressed twice at once.
  */
 
 #include <stddef.h>
@@ -73,7 +83,10 @@ struct ctrlog_config {
 	uint64_t max_size;       /* rotate before the live file would exceed this; 0 = never */
 	uint32_t max_files;      /* rotated files kept */
 	int compress_level;      /* zstd level for rotated files, or CTRLOG_COMPRESS_NONE */
-	int passthrough_fds[CTRLOG_N_STREAMS]; /* where passthrough writes; default 1 and 2 */
+	/* Where passthrough writes; default 1 and 2. In non-blocking mode a pipe, FIFO or tty is
+	 * written through a private reopening (/proc/self/fd/N, made O_NONBLOCK, closed on free),
+	 * a socket with send(MSG_DONTWAIT), a regular file as it is. */
+	int passthrough_fds[CTRLOG_N_STREAMS];
 	enum ctrlog_log_mode mode;
 	uint64_t buffer_size;    /* non-blocking mode: bytes buffered before dropping */
 };
@@ -98,9 +111,18 @@ struct ctrlog_stats {
 	uint64_t compress_bytes_in;  /* their plain size */
 	uint64_t compress_bytes_out; /* their compressed size */
 	uint64_t compress_cpu_ns;    /* CPU time of the background compressor thread */
-	uint64_t compress_errors;
+	uint64_t compress_errors;    /* rotated files that failed to compress (they stay plain) */
 	int32_t last_write_error;    /* negative errno of the latest failed write, 0 if none */
 	uint32_t last_write_error_driver; /* the CTRLOG_DRIVER_* sink it happened in */
+	/* Rotation-failure episodes: a failure after a success (or the first). Meanwhile the live
+	 * file grows past max_size; rotation is tried again once per batch of records. */
+	uint64_t rotation_errors;
+	/* Failures of the logger's own calls that it worked around: a failed wait for a full
+	 * passthrough output (splice() is then given up for read() and write()). */
+	uint64_t internal_errors;
+	int32_t last_rotation_error; /* negative errno of the latest failed rotation, 0 if none */
+	int32_t last_compress_error; /* of the latest failed compression (that file stays plain) */
+	int32_t last_internal_error; /* of the latest internal error counted above */
 };
 
 typedef struct ctrlog_logger ctrlog_logger;
@@ -114,7 +136,9 @@ CTRLOG_API void ctrlog_config_init(struct ctrlog_config *cfg);
  * built in, -ECONNREFUSED when the journald driver finds no journald listening, or the error of
  * opening a sink (for example -ENOENT, -EACCES, -ELOOP for a symlink at the log path). A
  * k8s-file log left by an earlier monitor is taken over: a torn last record is cut, numbering
- * continues, unfinished compression is redone.
+ * continues after the greater of the recorded last number and the greatest on disk,
+ * unfinished compression is redone. A record of the last number that cannot be read fails
+ * with its errno, one that is not a number with -EBADMSG: guessing could reuse numbers.
  */
 CTRLOG_API int ctrlog_logger_new(const struct ctrlog_config *cfg, ctrlog_logger **ret_logger);
 
@@ -166,7 +190,8 @@ CTRLOG_API int ctrlog_logger_flush(ctrlog_logger *logger);
 /* Reopens the live log path, for an external rotator that renamed it (SIGHUP). */
 CTRLOG_API int ctrlog_logger_reopen(ctrlog_logger *logger);
 
-/* Rotates the live file now (SIGUSR1). -ENOTSUP when no sink rotates. */
+/* Rotates the live file now (SIGUSR1). -ENOTSUP when no sink rotates. A failure is returned
+ * and counted in ctrlog_stats.rotation_errors, as are those of automatic rotations. */
 CTRLOG_API int ctrlog_logger_rotate(ctrlog_logger *logger);
 
 /* Copies the counters into *ret_stats. */
