@@ -809,12 +809,15 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
 	struct monitor m = { .o = &o, .ctr_dirfd = -1, .pid_fd = -1, .detach_fd = -1 };
-	int sfd = -1, status = EXIT_CTRLOG_FAILED;
+	int sfd = -1, status = EXIT_CTRLOG_FAILED, r;
 	sigset_t set;
 
 	reset_signal_dispositions();
-	if (run_parse_args(&o, argc, argv) < 0)
+	r = run_parse_args(&o, argc, argv);
+	if (r != 0) {
+		status = r > 0 ? 0 : EXIT_CTRLOG_FAILED; /* 1: the help was printed */
 		goto out;
+	}
 	cli_notify_init(&m.notify);
 	m.root = cli_state_root(o.root);
 	if (!m.root || prepare(&m) < 0)
