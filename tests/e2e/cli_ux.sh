@@ -286,8 +286,11 @@ command_missing() {
 	expect 127 "ctrlog: run: ctrlog-e2e-no-such-command: command not found" \
 		run --root "$ROOT" -- ctrlog-e2e-no-such-command
 	printf '#!/nonexistent/interpreter\n' >"$T/script"
-	chmod +x "$T/script"
-	expect 127 "ctrlog: run: $T/script: its interpreter was not found" run --root "$ROOT" -- "$T/script"
+	# (valgrind cannot survive an execve that fails after its own checks passed)
+	if [ -z "${CTRLOG_REAL:-}" ]; then
+		chmod +x "$T/script"
+		expect 127 "ctrlog: run: $T/script: its interpreter was not found" run --root "$ROOT" -- "$T/script"
+	fi
 	chmod -x "$T/script"
 	expect 126 "ctrlog: run: $T/script: Permission denied" run --root "$ROOT" -- "$T/script"
 }
