@@ -14,8 +14,26 @@
 #define EXIT_CANNOT_EXEC 126
 #define EXIT_NOT_FOUND 127
 
+struct option;
+
 /* Prints "ctrlog: <message>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* getopt_long() with every command's one error style: shortopts must start with ':' (after
+ * '+', if any). Returns like getopt_long(); after an unknown option, a missing value or one an
+ * option does not take it prints "ctrlog: CMD: ..." and returns '?'. */
+int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
+
+/* Prints the help of a command ("run", ...; NULL: ctrlog's own) on stdout; returns 0, the
+ * status of a help request. */
+int cli_help(const char *cmd);
+
+/* Where the state root comes from, for the help of every command that takes --root. */
+#define CLI_ROOT_HELP \
+	"The state root holds a directory per container (config, exit status, default log):\n" \
+	"--root DIR, else $CTRLOG_ROOT, else /var/lib/ctrlog when run as root, else\n" \
+	"$XDG_STATE_HOME/ctrlog, else ~/.local/state/ctrlog.\n"
 
 /* "512k", "10m", "1g" (powers of 1024) or plain bytes. */
 int cli_parse_size(const char *s, uint64_t *ret);
@@ -24,6 +42,9 @@ int cli_parse_uint(const char *s, uint64_t max, uint64_t *ret);
 /* The state root: --root, else $CTRLOG_ROOT, else the default for this user. Returns a
  * malloc()ed path. */
 char *cli_state_root(const char *opt_root);
+
+/* Whether the root was chosen (--root or $CTRLOG_ROOT), so that its absence is an error. */
+bool cli_state_root_is_explicit(const char *opt_root);
 
 /* Creates a directory and its missing parents with the given mode. */
 int cli_mkdir_p(const char *path, unsigned mode);
@@ -37,6 +58,38 @@ int cli_monitor_pid(int ctr_dirfd);
 
 /* Opens <root>/<id> without following a symlink; returns the fd or a negative errno. */
 int cli_open_container_dir(const char *root, const char *id);
+
+/* --- the containers under a root (containers.c) --- */
+
+struct cli_ctr_info {
+	char id[130];
+	char name[256];
+	char drivers[128];
+	char log_path[PATH_MAX];
+};
+
+/* Reads <root>/<id>/config. Returns 0 or a negative errno. */
+int cli_read_config(int ctr_dirfd, struct cli_ctr_info *ret);
+
+struct cli_ctr_list {
+	char **ids;
+	size_t n;
+};
+
+/* The container IDs under root (directories with a valid ID name), sorted; free with
+ * cli_ctr_list_free(). Returns 0 or a negative errno (-ENOENT: no such root). */
+int cli_list_containers(const char *root, struct cli_ctr_list *ret);
+void cli_ctr_list_free(struct cli_ctr_list *l);
+
+/* Finds the container arg names: its ID, its NAME, or a unique ID prefix, and copies its ID to
+ * ret_id. Prints one line "ctrlog: CMD: ..." and returns -1 when there is none or more than one. */
+int cli_resolve_container(const char *cmd, const char *root, const char *arg, char *ret_id,
+			  size_t size);
+
+/* Removes the file set of the k8s-file log at log_path: the live file, the rotated files (plain,
+ * compressed, unfinished) and the record of the last rotation. Returns 0 (also when there is
+ * nothing to remove) or the first negative errno. */
+int cli_remove_log_set(const char *log_path);
 
 /* --- running under systemd (systemd.c) --- */
 
@@ -126,6 +179,10 @@ struct cli_printer {
 void cli_print_line(struct cli_printer *p, int stream, int64_t time_ns, const char *data,
 		    size_t len);
 void cli_printer_flush(struct cli_printer *p);
+
+/* Each command's --help text. */
+extern const char cli_run_help[], cli_logs_help[], cli_follow_help[], cli_ps_help[],
+	cli_rotate_help[];
 
 int cmd_run(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);

@@ -32,174 +32,7 @@
 
 /* ---- container state ---- */
 
-struct ctr_info {
-	char id[130];
-	char name[256];
-	char drivers[128];
-	char log_path[PATH_MAX];
-};
-
-static void copy_value(char *dst, size_t size, const char *src)
-{
-	snprintf(dst, size, "%s", src);
-}
-
-/* Reads <root>/<id>/config. Returns 0 or a negative errno. */
-static int read_config(int ctr_dirfd, struct ctr_info *ret)
-{
-	struct ctr_info info = { 0 };
-	char line[PATH_MAX + 64];
-	FILE *f;
-	int fd = openat(ctr_dirfd, "config", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		char *eq = strchr(line, '='), *v;
-
-		if (!eq)
-			continue;
-		*eq = '\0';
-		v = eq + 1;
-		v[strcspn(v, "\n")] = '\0';
-		if (strcmp(line, "ID") == 0)
-			copy_value(info.id, sizeof(info.id), v);
-		else if (strcmp(line, "NAME") == 0)
-			copy_value(info.name, sizeof(info.name), v);
-		else if (strcmp(line, "DRIVERS") == 0)
-			copy_value(info.drivers, sizeof(info.drivers), v);
-		else if (strcmp(line, "LOG_PATH") == 0)
-			copy_value(info.log_path, sizeof(info.log_path), v);
-	}
-	fclose(f);
-	*ret = info;
-	return 0;
-}
-
-struct ctr_list {
-	char **ids;
-	size_t n;
-};
-
-static void ctr_list_free(struct ctr_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->ids[i]);
-	free(l->ids);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The container IDs under root (directories with a valid ID name), sorted. */
-static int list_containers(const char *root, struct ctr_list *ret)
-{
-	struct ctr_list l = { 0 };
-	struct dirent *de;
-	DIR *d = opendir(root);
-
-	if (!d)
-		return errno == ENOENT ? (*ret = l, 0) : -errno;
-	while ((de = readdir(d))) {
-		char **p;
-
-		if (ctrlog_id_validate(de->d_name) < 0)
-			continue;
-		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-			continue;
-		p = realloc(l.ids, (l.n + 1) * sizeof(*p));
-		if (!p)
-			break;
-		l.ids = p;
-		l.ids[l.n] = strdup(de->d_name);
-		if (l.ids[l.n])
-			l.n++;
-	}
-	closedir(d);
-	if (l.n)
-		qsort(l.ids, l.n, sizeof(*l.ids), cmp_str);
-	*ret = l;
-	return 0;
-}
-
-/*
- * Finds the container an argument names: its ID, its NAME, or a unique ID prefix. Prints one
- * line and returns -1 when there is none or more than one.
- */
-static int resolve_container(const char *cmd, const char *root, const char *arg,
-			     char *ret_id, size_t size)
-{
-	struct ctr_list l;
-	size_t n_name = 0, n_prefix = 0, i;
-	const char *by_name = NULL, *by_prefix = NULL;
-	char list[1024] = "";
-	int r = list_containers(root, &l);
-
-	if (r < 0) {
-		cli_error("%s: cannot read %s: %s", cmd, root, ctrlog_strerror(r));
-		return -1;
-	}
-	for (i = 0; i < l.n; i++) {
-		if (strcmp(l.ids[i], arg) == 0) {
-			snprintf(ret_id, size, "%s", arg);
-			ctr_list_free(&l);
-			return 0;
-		}
-	}
-	for (i = 0; i < l.n; i++) {
-		struct ctr_info info;
-		int fd = cli_open_container_dir(root, l.ids[i]);
-
-		if (fd < 0)
-			continue;
-		if (read_config(fd, &info) == 0 && info.name[0] && strcmp(info.name, arg) == 0) {
-			n_name++;
-			by_name = l.ids[i];
-		}
-		close(fd);
-	}
-	if (n_name == 0) {
-		for (i = 0; i < l.n; i++) {
-			if (strncmp(l.ids[i], arg, strlen(arg)) != 0)
-				continue;
-			n_prefix++;
-			by_prefix = l.ids[i];
-			if (strlen(list) + strlen(l.ids[i]) + 8 < sizeof(list)) {
-				if (list[0])
-					strcat(list, ", ");
-				strcat(list, l.ids[i]);
-			} else if (!strstr(list, "...")) {
-				strcat(list, ", ...");
-			}
-		}
-	}
-	r = -1;
-	if (n_name == 1) {
-		snprintf(ret_id, size, "%s", by_name);
-		r = 0;
-	} else if (n_name > 1) {
-		cli_error("%s: the name '%s' is used by %zu containers; give an ID", cmd, arg, n_name);
-	} else if (n_prefix == 1) {
-		snprintf(ret_id, size, "%s", by_prefix);
-		r = 0;
-	} else if (n_prefix > 1) {
-		cli_error("%s: '%s' is ambiguous: it matches %zu containers: %s", cmd, arg, n_prefix,
-			  list);
-	} else {
-		cli_error("%s: no container '%s' under %s", cmd, arg, root);
-	}
-	ctr_list_free(&l);
-	return r;
-}
-
-static bool has_driver(const struct ctr_info *info, const char *driver)
+static bool has_driver(const struct cli_ctr_info *info, const char *driver)
 {
 	size_t len = strlen(driver);
 
@@ -292,9 +125,47 @@ static const struct option logs_long_opts[] = {
 	{ "timestamps", no_argument, NULL, 't' },
 	{ "stream", required_argument, NULL, OPT_STREAM },
 	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
+#define LOGS_OPTIONS_HELP \
+	"  -f, --follow       keep printing new lines, across rotations, until the container has\n" \
+	"                     exited and its log is printed to the end\n" \
+	"  -n, --tail N|all   only the last N lines (default all)\n" \
+	"      --since TIME   only the lines from TIME on\n" \
+	"      --until TIME   only the lines up to TIME\n" \
+	"  -t, --timestamps   prefix every line with its time (RFC 3339, nanoseconds, UTC)\n" \
+	"      --stream stdout|stderr|all   the lines of one stream only (default all)\n" \
+	"      --root DIR     the state root (see below)\n" \
+	"  -h, --help         this help\n" \
+	"\n" \
+	"TIME is RFC 3339 (2026-11-27T10:00:00Z, 2026-11-27T11:00:00.5+01:00), Unix seconds\n" \
+	"(1764237600, 1764237600.25), or a duration ago: 90s, 10m, 2h, 1h30m, 3d.\n" \
+	"The container is named by its ID, a unique prefix of its ID, or its --name.\n"
+
+const char cli_logs_help[] =
+	"usage: ctrlog logs [OPTIONS] ID|PREFIX|NAME\n"
+	"\n"
+	"Prints a container's log, rotated and compressed history included, the pieces of long\n"
+	"lines joined: stdout lines on stdout, stderr lines on stderr (journald-only containers\n"
+	"are read from the journal). Exits 0 once printed, 1 on an error.\n"
+	"\n"
+	LOGS_OPTIONS_HELP
+	"\n"
+	CLI_ROOT_HELP;
+
+const char cli_follow_help[] =
+	"usage: ctrlog follow [OPTIONS] ID|PREFIX|NAME\n"
+	"\n"
+	"Same as ctrlog logs --follow: prints every line exactly once, across rotations, and\n"
+	"returns once the container has exited and its log is printed to the end.\n"
+	"\n"
+	LOGS_OPTIONS_HELP
+	"\n"
+	CLI_ROOT_HELP;
+
+/* Returns 0, 1 when the help was asked for and printed, or -1 after printing an error. */
 static int parse_logs_args(const char *cmd, int argc, char **argv, struct logs_opts *o)
 {
 	int c;
@@ -302,8 +173,11 @@ static int parse_logs_args(const char *cmd, int argc, char **argv, struct logs_o
 	o->since_ns = INT64_MIN;
 	o->until_ns = INT64_MAX;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "fn:t", logs_long_opts, NULL)) != -1) {
+	while ((c = cli_getopt(cmd, argc, argv, ":fn:th", logs_long_opts)) != -1) {
 		switch (c) {
+		case 'h':
+			cli_help(cmd);
+			return 1;
 		case 'f':
 			o->follow = true;
 			break;
@@ -346,7 +220,7 @@ static int parse_logs_args(const char *cmd, int argc, char **argv, struct logs_o
 			o->root = optarg;
 			break;
 		default:
-			return -1; /* getopt named the option */
+			return -1; /* cli_getopt() named the option */
 		}
 	}
 	if (optind >= argc) {
@@ -470,7 +344,7 @@ static int logs_main(const char *cmd, struct logs_opts *o)
 	struct ctrlog_setreader *sr = NULL;
 	struct cli_printer p = CLI_PRINTER_INIT(o->timestamps);
 	struct watcher w = { .fd = -1 };
-	struct ctr_info info;
+	struct cli_ctr_info info;
 	char id[130], *root = cli_state_root(o->root), *dir = NULL, *slash;
 	int ctr_dirfd = -1, r, status = 1, idle = 0;
 	struct ctrlog_sr_item it;
@@ -479,14 +353,14 @@ static int logs_main(const char *cmd, struct logs_opts *o)
 		cli_error("%s: out of memory", cmd);
 		return 1;
 	}
-	if (resolve_container(cmd, root, o->target, id, sizeof(id)) < 0)
+	if (cli_resolve_container(cmd, root, o->target, id, sizeof(id)) < 0)
 		goto out;
 	ctr_dirfd = cli_open_container_dir(root, id);
 	if (ctr_dirfd < 0) {
 		cli_error("%s: cannot open %s/%s: %s", cmd, root, id, ctrlog_strerror(ctr_dirfd));
 		goto out;
 	}
-	r = read_config(ctr_dirfd, &info);
+	r = cli_read_config(ctr_dirfd, &info);
 	if (r < 0) {
 		cli_error("%s: cannot read %s/%s/config: %s", cmd, root, id, ctrlog_strerror(r));
 		goto out;
@@ -595,18 +469,20 @@ out:
 int cmd_logs(int argc, char **argv)
 {
 	struct logs_opts o = { 0 };
+	int r = parse_logs_args("logs", argc, argv, &o);
 
-	if (parse_logs_args("logs", argc, argv, &o) < 0)
-		return 1;
+	if (r != 0)
+		return r < 0 ? 1 : 0;
 	return logs_main("logs", &o);
 }
 
 int cmd_follow(int argc, char **argv)
 {
 	struct logs_opts o = { 0 };
+	int r = parse_logs_args("follow", argc, argv, &o);
 
-	if (parse_logs_args("follow", argc, argv, &o) < 0)
-		return 1;
+	if (r != 0)
+		return r < 0 ? 1 : 0;
 	o.follow = true;
 	return logs_main("follow", &o);
 }
@@ -667,21 +543,41 @@ static void human_size(uint64_t v, char *buf, size_t size)
 		snprintf(buf, size, "%.1f%c", d, units[u]);
 }
 
+const char cli_ps_help[] =
+	"usage: ctrlog ps [-a] [--root DIR]\n"
+	"\n"
+	"Lists the running containers, with -a the exited ones too, one line each:\n"
+	"  ID        the first 12 characters of the container ID\n"
+	"  NAME      its --name, or -\n"
+	"  STATUS    running, exited (N) with N its exit status, or unknown (its monitor is gone\n"
+	"            without an exit status; a run with the same ID continues its log)\n"
+	"  DRIVERS   its log drivers\n"
+	"  LOG-SIZE  the size of its k8s-file log on disk, history included, or -\n"
+	"\n"
+	"  -a, --all          the exited containers too\n"
+	"      --root DIR     the state root (see below)\n"
+	"  -h, --help         this help\n"
+	"\n"
+	CLI_ROOT_HELP;
+
 int cmd_ps(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "all", no_argument, NULL, 'a' },
 		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *root_opt = NULL;
 	bool all = false;
-	struct ctr_list l;
+	struct cli_ctr_list l;
 	char *root;
 	int c, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+a", opts, NULL)) != -1) {
+	while ((c = cli_getopt("ps", argc, argv, "+:ah", opts)) != -1) {
+		if (c == 'h')
+			return cli_help("ps");
 		if (c == 'a')
 			all = true;
 		else if (c == OPT_ROOT)
@@ -690,14 +586,20 @@ int cmd_ps(int argc, char **argv)
 			return 1;
 	}
 	if (optind < argc) {
-		cli_error("ps: unexpected argument '%s' (usage: ctrlog ps [-a] [--root DIR])",
-			  argv[optind]);
+		cli_error("ps: unexpected argument '%s' (ps takes no arguments)", argv[optind]);
 		return 1;
 	}
 	root = cli_state_root(root_opt);
-	if (!root)
+	if (!root) {
+		cli_error("ps: out of memory");
 		return 1;
-	r = list_containers(root, &l);
+	}
+	r = cli_list_containers(root, &l);
+	/* No default root yet: nothing has run. A root the user chose must exist. */
+	if (r == -ENOENT && !cli_state_root_is_explicit(root_opt)) {
+		l = (struct cli_ctr_list){ 0 };
+		r = 0;
+	}
 	if (r < 0) {
 		cli_error("ps: cannot read %s: %s", root, ctrlog_strerror(r));
 		free(root);
@@ -705,13 +607,13 @@ int cmd_ps(int argc, char **argv)
 	}
 	printf("%-12s  %-20s  %-12s  %-20s  %s\n", "ID", "NAME", "STATUS", "DRIVERS", "LOG-SIZE");
 	for (size_t i = 0; i < l.n; i++) {
-		struct ctr_info info = { 0 };
+		struct cli_ctr_info info = { 0 };
 		char status[32], size[32], code[16] = "";
 		int fd = cli_open_container_dir(root, l.ids[i]), pid;
 
 		if (fd < 0)
 			continue;
-		if (read_config(fd, &info) < 0) {
+		if (cli_read_config(fd, &info) < 0) {
 			close(fd);
 			continue;
 		}
@@ -743,7 +645,7 @@ int cmd_ps(int argc, char **argv)
 		       info.name[0] ? info.name : "-", status,
 		       info.drivers[0] ? info.drivers : "-", size);
 	}
-	ctr_list_free(&l);
+	cli_ctr_list_free(&l);
 	free(root);
 	return 0;
 }

@@ -2,6 +2,7 @@
 /* `ctrlog rotate ID`: asks the container's monitor to rotate its log now (SIGUSR1). */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,42 +11,66 @@
 #include "cli/cli.h"
 #include "ctrlog/ctrlog.h"
 
-int cmd_rotate(int argc, char **argv)
-{
-	const char *root_opt = NULL, *id = NULL;
-	char *root;
-	int dirfd, pid;
+const char cli_rotate_help[] =
+	"usage: ctrlog rotate [--root DIR] ID|PREFIX|NAME\n"
+	"\n"
+	"Asks a running container's monitor to rotate its log now (SIGUSR1, sent only to the\n"
+	"process that holds the container's lock). The container is named by its ID, a unique\n"
+	"prefix of its ID, or its --name. Exits 0 once the signal is sent, 1 on an error.\n"
+	"\n"
+	"      --root DIR     the state root (see below)\n"
+	"  -h, --help         this help\n"
+	"\n"
+	CLI_ROOT_HELP;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--root") == 0 && i + 1 < argc)
-			root_opt = argv[++i];
-		else if (strncmp(argv[i], "--root=", 7) == 0)
-			root_opt = argv[i] + 7;
-		else if (argv[i][0] == '-' || id) {
-			cli_error("rotate: unexpected argument '%s' (usage: ctrlog rotate [--root DIR] ID)",
-				  argv[i]);
+/* Returns 0 with the container argument in *ret_arg, 1 after the help, or -1 after an error. */
+static int parse_rotate_args(int argc, char **argv, const char **ret_root, const char **ret_arg)
+{
+	static const struct option opts[] = {
+		{ "root", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = cli_getopt("rotate", argc, argv, ":h", opts)) != -1) {
+		if (c == 'h') {
+			cli_help("rotate");
 			return 1;
-		} else
-			id = argv[i];
+		}
+		if (c != 'r')
+			return -1;
+		*ret_root = optarg;
 	}
-	if (!id || ctrlog_id_validate(id) < 0) {
-		cli_error("rotate: %s container ID%s%s", id ? "invalid" : "missing", id ? " " : "",
-			  id ? id : "");
-		return 1;
+	if (optind >= argc) {
+		cli_error("rotate: missing container ID or name");
+		return -1;
 	}
-	root = cli_state_root(root_opt);
-	if (!root)
-		return 1;
-	dirfd = cli_open_container_dir(root, id);
+	if (optind + 1 < argc) {
+		cli_error("rotate: unexpected argument '%s' (one container ID or name)",
+			  argv[optind + 1]);
+		return -1;
+	}
+	*ret_arg = argv[optind];
+	return 0;
+}
+
+static int signal_monitor(const char *root, const char *id)
+{
+	int dirfd = cli_open_container_dir(root, id), pid;
+
 	if (dirfd < 0) {
-		cli_error("rotate: no container '%s' under %s", id, root);
-		free(root);
+		cli_error("rotate: cannot open %s/%s: %s", root, id, ctrlog_strerror(dirfd));
 		return 1;
 	}
 	pid = cli_monitor_pid(dirfd);
 	close(dirfd);
-	free(root);
-	if (pid <= 0) {
+	if (pid < 0) {
+		cli_error("rotate: cannot check the monitor of '%s': %s", id, ctrlog_strerror(pid));
+		return 1;
+	}
+	if (pid == 0) {
 		cli_error("rotate: container '%s' has no running monitor (it has exited)", id);
 		return 1;
 	}
@@ -56,4 +81,23 @@ int cmd_rotate(int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+int cmd_rotate(int argc, char **argv)
+{
+	const char *root_opt = NULL, *arg = NULL;
+	char id[130], *root;
+	int r = parse_rotate_args(argc, argv, &root_opt, &arg);
+
+	if (r != 0)
+		return r < 0 ? 1 : 0;
+	root = cli_state_root(root_opt);
+	if (!root) {
+		cli_error("rotate: out of memory");
+		return 1;
+	}
+	r = cli_resolve_container("rotate", root, arg, id, sizeof(id)) < 0 ? 1 :
+		signal_monitor(root, id);
+	free(root);
+	return r;
 }

@@ -4,6 +4,7 @@
  * on pipes (or a pty), drives the logger from its own epoll loop, reaps the command, writes the
  * exit file once every record is written, and exits with the command's status.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -90,13 +91,13 @@ static int open_container_dir(struct monitor *m)
 
 	r = cli_mkdir_p(m->root, 0700);
 	if (r < 0) {
-		cli_error("--root: cannot create '%s': %s", m->root, ctrlog_strerror(r));
+		cli_error("run: --root: cannot create '%s': %s", m->root, ctrlog_strerror(r));
 		return r;
 	}
 	rootfd = open(m->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {
 		r = -errno;
-		cli_error("--root: cannot open '%s': %s", m->root, ctrlog_strerror(r));
+		cli_error("run: --root: cannot open '%s': %s", m->root, ctrlog_strerror(r));
 		return r;
 	}
 	if (mkdirat(rootfd, m->o->id, 0700) == 0)
@@ -104,25 +105,63 @@ static int open_container_dir(struct monitor *m)
 	else if (errno != EEXIST) {
 		r = -errno;
 		close(rootfd);
-		cli_error("cannot create '%s/%s': %s", m->root, m->o->id, ctrlog_strerror(r));
+		cli_error("run: cannot create '%s/%s': %s", m->root, m->o->id, ctrlog_strerror(r));
 		return r;
 	}
 	m->ctr_dirfd = openat(rootfd, m->o->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	r = m->ctr_dirfd < 0 ? -errno : 0;
 	close(rootfd);
 	if (r < 0)
-		cli_error("cannot open '%s/%s': %s", m->root, m->o->id,
+		cli_error("run: cannot open '%s/%s': %s", m->root, m->o->id,
 			  r == -ENOTDIR || r == -ELOOP ? "not a directory (symlink?)" : ctrlog_strerror(r));
 	return r;
 }
 
-static int check_not_running(struct monitor *m)
+/* --replace: the old container's log set goes, so that this run starts a fresh one. */
+static int remove_old_log(struct monitor *m)
+{
+	struct cli_ctr_info old;
+	int r = cli_read_config(m->ctr_dirfd, &old);
+
+	if (r == -ENOENT)
+		return 0; /* nothing ran under this ID yet */
+	if (r < 0) {
+		cli_error("run: --replace: cannot read '%s/%s/config': %s", m->root, m->o->id,
+			  ctrlog_strerror(r));
+		return r;
+	}
+	r = old.log_path[0] ? cli_remove_log_set(old.log_path) : 0;
+	if (r < 0)
+		cli_error("run: --replace: cannot remove the old log '%s': %s", old.log_path,
+			  ctrlog_strerror(r));
+	return r;
+}
+
+/*
+ * Whether this run may take the ID. A running container keeps it. An exited one (its `exit`
+ * file) is not silently continued, since its log would then mix two runs: only --replace
+ * takes it, with a fresh log. Without `exit`, the monitor crashed: its log is continued
+ * (DESIGN.md).
+ */
+static int check_id_free(struct monitor *m)
 {
 	int pid = cli_monitor_pid(m->ctr_dirfd);
 
+	if (pid < 0) {
+		cli_error("run: cannot check '%s/%s/monitor.pid': %s", m->root, m->o->id,
+			  ctrlog_strerror(pid));
+		return pid;
+	}
 	if (pid > 0) {
-		cli_error("--id: container '%s' is already running (monitor PID %d)", m->o->id, pid);
+		cli_error("run: container '%s' is already running (monitor PID %d)", m->o->id, pid);
 		return -EBUSY;
+	}
+	if (m->o->replace)
+		return remove_old_log(m);
+	if (faccessat(m->ctr_dirfd, "exit", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		cli_error("run: container '%s' already exists (exited); use --replace to start a fresh log, or choose another --id",
+			  m->o->id);
+		return -EEXIST;
 	}
 	return 0;
 }
@@ -168,16 +207,16 @@ static int make_logger(struct monitor *m)
 	cfg.buffer_size = o->buffer_size;
 	r = ctrlog_logger_new(&cfg, &m->logger);
 	if (r == -ENOTSUP)
-		cli_error("--log-driver: a requested driver is not available in this build");
+		cli_error("run: --log-driver: a requested driver is not available in this build");
 	else if (r == -ELOOP)
-		cli_error("--log-path: '%s' is a symlink; refusing to follow it", m->log_path);
+		cli_error("run: --log-path: '%s' is a symlink; refusing to follow it", m->log_path);
 	else if (r == -ECONNREFUSED && (o->drivers & CTRLOG_DRIVER_JOURNALD))
-		cli_error("--log-driver journald: journald is not running (nothing listens on /run/systemd/journal/socket)");
+		cli_error("run: --log-driver journald: journald is not running (nothing listens on /run/systemd/journal/socket)");
 	else if (r == -EBADMSG)
-		cli_error("cannot open the log '%s': its record of the last rotation number (.<name>.last-rotation) is not a number",
+		cli_error("run: cannot open the log '%s': its record of the last rotation number (.<name>.last-rotation) is not a number",
 			  m->log_path);
 	else if (r < 0)
-		cli_error("cannot open the log '%s': %s", m->log_path, ctrlog_strerror(r));
+		cli_error("run: cannot open the log '%s': %s", m->log_path, ctrlog_strerror(r));
 	return r;
 }
 
@@ -187,7 +226,20 @@ struct child_io {
 	int out[2], err[2]; /* pipes: [0] read, [1] write */
 	int pty_master;
 	char pty_name[128];
-	int exec_status[2]; /* CLOEXEC pipe: the child writes errno here if exec fails */
+	int exec_status[2]; /* CLOEXEC pipe: the child reports here what failed before exec */
+};
+
+/* What the child reports on the exec-status pipe when it does not get to run the command. */
+enum child_stage {
+	CHILD_CGROUP, /* moving into container/: ctrlog failed */
+	CHILD_STDIO,  /* setting up fds 0, 1, 2: ctrlog failed */
+	CHILD_FDS,    /* keeping the other fds from the command: ctrlog failed */
+	CHILD_EXEC,   /* exec itself: the command cannot be run */
+};
+
+struct child_error {
+	int stage;
+	int err; /* errno */
 };
 
 static int open_pipe(int p[2])
@@ -211,40 +263,97 @@ static int open_pty(struct child_io *io)
 	return 0;
 }
 
+/* The fallback of cloexec_from() before Linux 5.11: every fd listed in /proc/self/fd, read
+ * with getdents64() because opendir() allocates. */
+static int cloexec_listed_from(int first)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct dirent64))));
+	int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+	ssize_t n;
+
+	if (dfd < 0)
+		return -errno;
+	while ((n = getdents64(dfd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			const struct dirent64 *de = (const struct dirent64 *)(buf + off);
+			int fd = 0;
+
+			for (const char *p = de->d_name; *p >= '0' && *p <= '9'; p++)
+				fd = fd * 10 + (*p - '0');
+			if (de->d_name[0] != '.' && fd >= first && fd != dfd)
+				(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+			off += de->d_reclen;
+		}
+	}
+	if (n < 0)
+		r = -errno;
+	close(dfd);
+	return r;
+}
+
+/*
+ * Every fd from first on is closed when the command is executed: whatever ctrlog inherited
+ * from its caller (a shell's fd 10) or opened without O_CLOEXEC. Marked close-on-exec rather
+ * than closed, so that the exec-status pipe stays open until exec succeeds.
+ */
+static int cloexec_from(int first)
+{
+	if (close_range((unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	return cloexec_listed_from(first);
+}
+
+static void __attribute__((noreturn)) child_fail(struct child_io *io, enum child_stage stage,
+						 int err)
+{
+	struct child_error ce = { .stage = stage, .err = err };
+
+	(void)!write(io->exec_status[1], &ce, sizeof(ce));
+	if (stage != CHILD_EXEC)
+		_exit(EXIT_CTRLOG_FAILED);
+	_exit(err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
+}
+
+/* fds 0, 1 and 2 of the command: the pty's slave side, or /dev/null and the pipes. */
+static int child_stdio(struct monitor *m, struct child_io *io)
+{
+	int fd;
+
+	if (m->o->tty) {
+		fd = open(io->pty_name, O_RDWR | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0)
+			return -errno;
+		if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			return -errno;
+		return 0;
+	}
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || dup2(fd, 0) < 0 || dup2(io->out[1], 1) < 0 || dup2(io->err[1], 2) < 0)
+		return -errno;
+	return 0;
+}
+
 /* Runs in the child between fork() and exec(): only async-signal-safe calls. */
 static void __attribute__((noreturn)) exec_child(struct monitor *m, struct child_io *io)
 {
-	int devnull, e;
+	int r;
 
-	/* First, so that the command never runs outside container/. A negative value on the
-	 * exec-status pipe tells the monitor that it failed (status 125, not 126). */
-	if (m->cg.active && (e = cli_cgroup_enter_container(&m->cg)) < 0) {
-		(void)!write(io->exec_status[1], &e, sizeof(e));
-		_exit(EXIT_CTRLOG_FAILED);
-	}
+	/* First, so that the command never runs outside container/. */
+	if (m->cg.active && (r = cli_cgroup_enter_container(&m->cg)) < 0)
+		child_fail(io, CHILD_CGROUP, -r);
 	setsid();
 	/* The command starts with no signal blocked and none ignored, whatever we inherited. */
 	sigemptyset(&m->saved_mask);
 	sigprocmask(SIG_SETMASK, &m->saved_mask, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	if (m->o->tty) {
-		int slave = open(io->pty_name, O_RDWR);
-
-		if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0)
-			goto fail;
-		if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
-			goto fail;
-	} else {
-		devnull = open("/dev/null", O_RDONLY);
-		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(io->out[1], 1) < 0 ||
-		    dup2(io->err[1], 2) < 0)
-			goto fail;
-	}
+	r = child_stdio(m, io);
+	if (r < 0)
+		child_fail(io, CHILD_STDIO, -r);
+	r = cloexec_from(3 + (int)m->o->preserve_fds);
+	if (r < 0)
+		child_fail(io, CHILD_FDS, -r);
 	execvp(m->o->command[0], m->o->command);
-fail:
-	e = errno;
-	(void)!write(io->exec_status[1], &e, sizeof(e));
-	_exit(e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
+	child_fail(io, CHILD_EXEC, errno);
 }
 
 static void close_fd(int *fd)
@@ -254,12 +363,58 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/* The command could not be run: one line, and the status of `ctrlog run`. */
+static int report_exec_error(const char *cmd, int err)
+{
+	if (err != ENOENT) {
+		cli_error("run: %s: %s", cmd, ctrlog_strerror(err));
+		return EXIT_CANNOT_EXEC;
+	}
+	/* A path is not looked up in $PATH: it does not exist, or (a script) its interpreter
+	 * does not. */
+	if (!strchr(cmd, '/'))
+		cli_error("run: %s: command not found", cmd);
+	else if (access(cmd, F_OK) == 0)
+		cli_error("run: %s: its interpreter was not found", cmd);
+	else
+		cli_error("run: %s: no such file", cmd);
+	return EXIT_NOT_FOUND;
+}
+
+/* Reads what the child reported before exec: 0 when the command runs, else the status. */
+static int child_outcome(struct monitor *m, int status_fd)
+{
+	struct child_error ce;
+	ssize_t n;
+
+	do
+		n = read(status_fd, &ce, sizeof(ce));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(ce))
+		return 0; /* closed by the exec */
+	if (ce.stage == CHILD_EXEC)
+		return report_exec_error(m->o->command[0], ce.err);
+	if (ce.stage == CHILD_CGROUP)
+		cli_error("run: --cgroups split: cannot move the command into '%s/container': %s",
+			  m->cg.dir, ctrlog_strerror(ce.err));
+	else if (ce.stage == CHILD_STDIO)
+		cli_error("run: cannot set up the command's %s: %s",
+			  m->o->tty ? "terminal" : "stdin, stdout and stderr", ctrlog_strerror(ce.err));
+	else
+		cli_error("run: cannot keep ctrlog's file descriptors from the command: %s",
+			  ctrlog_strerror(ce.err));
+	/* Reaped here: container/ can only be removed once it is gone. */
+	while (waitpid(m->child, NULL, 0) < 0 && errno == EINTR)
+		;
+	m->child_done = true;
+	return EXIT_CTRLOG_FAILED;
+}
+
 /* Returns 0 once the command runs, or the status to exit with. */
 static int spawn_child(struct monitor *m)
 {
 	struct child_io io = { { -1, -1 }, { -1, -1 }, -1, "", { -1, -1 } };
-	int e = 0, r;
-	ssize_t n;
+	int r, status;
 
 	r = m->o->tty ? open_pty(&io) : open_pipe(io.out);
 	if (r == 0 && !m->o->tty)
@@ -267,14 +422,14 @@ static int spawn_child(struct monitor *m)
 	if (r == 0 && pipe2(io.exec_status, O_CLOEXEC) < 0)
 		r = -errno;
 	if (r < 0) {
-		cli_error("cannot create the container's %s: %s", m->o->tty ? "pty" : "pipes",
+		cli_error("run: cannot create the container's %s: %s", m->o->tty ? "pty" : "pipes",
 			  ctrlog_strerror(r));
 		goto fail;
 	}
 	m->child = fork();
 	if (m->child < 0) {
 		r = -errno;
-		cli_error("cannot fork: %s", ctrlog_strerror(r));
+		cli_error("run: cannot fork: %s", ctrlog_strerror(r));
 		goto fail;
 	}
 	if (m->child == 0)
@@ -294,29 +449,13 @@ static int spawn_child(struct monitor *m)
 	}
 	io.pty_master = -1;
 	if (r < 0) {
-		cli_error("cannot watch the container's output: %s", ctrlog_strerror(r));
+		cli_error("run: cannot watch the container's output: %s", ctrlog_strerror(r));
 		kill(m->child, SIGKILL);
 		goto fail;
 	}
-	do
-		n = read(io.exec_status[0], &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
+	status = child_outcome(m, io.exec_status[0]);
 	close_fd(&io.exec_status[0]);
-	if (n == (ssize_t)sizeof(e) && e < 0) {
-		cli_error("--cgroups split: cannot move the command into '%s/container': %s",
-			  m->cg.dir, ctrlog_strerror(e));
-		/* Reaped here: container/ can only be removed once it is gone. */
-		while (waitpid(m->child, NULL, 0) < 0 && errno == EINTR)
-			;
-		m->child_done = true;
-		return EXIT_CTRLOG_FAILED;
-	}
-	if (n == (ssize_t)sizeof(e)) {
-		cli_error("%s: %s", m->o->command[0],
-			  e == ENOENT ? "command not found" : ctrlog_strerror(e));
-		return e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
-	}
-	return 0;
+	return status;
 fail:
 	close_fd(&io.out[0]);
 	close_fd(&io.out[1]);
@@ -396,13 +535,13 @@ static int watched_signals(sigset_t *set)
 static void report_other_errors(struct monitor *m, const struct ctrlog_stats *st)
 {
 	if (st->rotation_errors != m->reported_rotation_errors)
-		cli_error("rotating '%s' failed: %s; the live file grows past --log-max-size until a rotation works",
+		cli_error("run: rotating '%s' failed: %s; the live file grows past --log-max-size until a rotation works",
 			  m->log_path, ctrlog_strerror(st->last_rotation_error));
 	if (st->compress_errors != m->reported_compress_errors)
-		cli_error("compressing a rotated file of '%s' failed: %s; it stays plain",
+		cli_error("run: compressing a rotated file of '%s' failed: %s; it stays plain",
 			  m->log_path, ctrlog_strerror(st->last_compress_error));
 	if (st->internal_errors != m->reported_internal_errors)
-		cli_error("waiting for stdout/stderr to take more output failed: %s; writing instead of splicing",
+		cli_error("run: waiting for stdout/stderr to take more output failed: %s; writing instead of splicing",
 			  ctrlog_strerror(st->last_internal_error));
 	m->reported_rotation_errors = st->rotation_errors;
 	m->reported_compress_errors = st->compress_errors;
@@ -422,10 +561,10 @@ static void report_write_errors(struct monitor *m)
 		return;
 	m->reported_errors = st.write_errors;
 	if (st.last_write_error_driver == CTRLOG_DRIVER_JOURNALD)
-		cli_error("sending to journald failed: %s; lost lines are counted and sending is retried",
+		cli_error("run: sending to journald failed: %s; lost lines are counted and sending is retried",
 			  ctrlog_strerror(st.last_write_error));
 	else
-		cli_error("writing '%s' failed: %s; lost lines are counted, a marker record notes them once writing works again",
+		cli_error("run: writing '%s' failed: %s; lost lines are counted, a marker record notes them once writing works again",
 			  st.last_write_error_driver == CTRLOG_DRIVER_PASSTHROUGH ? "stdout/stderr" : m->log_path,
 			  ctrlog_strerror(st.last_write_error));
 }
@@ -513,7 +652,7 @@ static void detach(struct monitor *m)
 	ssize_t n;
 
 	if (pipe2(sync, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
-		cli_error("cannot detach: %s", ctrlog_strerror(-errno));
+		cli_error("run: cannot detach: %s", ctrlog_strerror(-errno));
 		exit(EXIT_CTRLOG_FAILED);
 	}
 	if (pid == 0) {
@@ -542,7 +681,7 @@ static void report_detached(struct monitor *m, int status)
 	if (m->detach_fd < 0)
 		return;
 	if (status == 0) {
-		int devnull = open("/dev/null", O_RDWR);
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 		if (devnull >= 0) {
 			dup2(devnull, 0);
@@ -607,7 +746,7 @@ static int run_monitor(struct monitor *m, int sfd)
 
 	r = write_monitor_pid(m);
 	if (r < 0) {
-		cli_error("cannot lock '%s/%s/monitor.pid': %s", m->root, m->o->id,
+		cli_error("run: cannot lock '%s/%s/monitor.pid': %s", m->root, m->o->id,
 			  r == -EBUSY ? "the container is already running" : ctrlog_strerror(r));
 		return EXIT_CTRLOG_FAILED;
 	}
@@ -621,7 +760,7 @@ static int run_monitor(struct monitor *m, int sfd)
 		return status;
 	r = monitor_loop(m, sfd);
 	if (status == 0 && r < 0)
-		cli_error("logging failed: %s", ctrlog_strerror(r));
+		cli_error("run: logging failed: %s", ctrlog_strerror(r));
 	if (status == 0)
 		status = m->child_done ? m->child_status : EXIT_CTRLOG_FAILED;
 	else
@@ -636,7 +775,7 @@ static int run_monitor(struct monitor *m, int sfd)
 	cli_cgroup_remove(&m->cg);
 	r = write_exit_file(m);
 	if (r < 0)
-		cli_error("cannot write '%s/%s/exit': %s", m->root, m->o->id, ctrlog_strerror(r));
+		cli_error("run: cannot write '%s/%s/exit': %s", m->root, m->o->id, ctrlog_strerror(r));
 	return status;
 }
 
@@ -664,7 +803,7 @@ static int prepare(struct monitor *m)
 
 	if (r < 0)
 		return r;
-	r = check_not_running(m);
+	r = check_id_free(m);
 	if (r < 0)
 		return r;
 	if (m->o->log_path)
@@ -674,7 +813,7 @@ static int prepare(struct monitor *m)
 	(void)unlinkat(m->ctr_dirfd, "exit", 0);
 	r = write_config(m);
 	if (r < 0) {
-		cli_error("cannot write '%s/%s/config': %s", m->root, m->o->id, ctrlog_strerror(r));
+		cli_error("run: cannot write '%s/%s/config': %s", m->root, m->o->id, ctrlog_strerror(r));
 		forget_new_container(m);
 	}
 	return r;
@@ -695,12 +834,15 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
 	struct monitor m = { .o = &o, .ctr_dirfd = -1, .pid_fd = -1, .detach_fd = -1 };
-	int sfd = -1, status = EXIT_CTRLOG_FAILED;
+	int sfd = -1, status = EXIT_CTRLOG_FAILED, r;
 	sigset_t set;
 
 	reset_signal_dispositions();
-	if (run_parse_args(&o, argc, argv) < 0)
+	r = run_parse_args(&o, argc, argv);
+	if (r != 0) {
+		status = r > 0 ? 0 : EXIT_CTRLOG_FAILED; /* 1: the help was printed */
 		goto out;
+	}
 	cli_notify_init(&m.notify);
 	m.root = cli_state_root(o.root);
 	if (!m.root || prepare(&m) < 0)
@@ -723,7 +865,7 @@ int cmd_run(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, &m.saved_mask);
 	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0) {
-		cli_error("cannot create a signalfd: %s", ctrlog_strerror(-errno));
+		cli_error("run: cannot create a signalfd: %s", ctrlog_strerror(-errno));
 		report_detached(&m, EXIT_CTRLOG_FAILED);
 		goto out;
 	}

@@ -29,11 +29,16 @@ struct run_opts {
 	bool detach;
 	bool stats;
 	bool cgroups_split;
+	bool replace;            /* an exited container with this ID: start a fresh log set */
+	unsigned preserve_fds;   /* fds 3 .. 3 + preserve_fds - 1 are passed to the command */
 	char **command;
 };
 
+#define RUN_DEFAULT_BUFFER_SIZE (1u << 20)
+
 /* Parses argv (argv[0] is "run") into o, with the defaults of DESIGN.md and a generated 64-hex
- * ID when none is given. Prints one line naming a bad argument; returns 0 or -EINVAL. */
+ * ID when none is given. Prints one line naming a bad argument; returns 0, 1 when the help was
+ * asked for and printed, or -EINVAL. */
 int run_parse_args(struct run_opts *o, int argc, char **argv);
 
 /* "k8s-file,journald" for the driver bits. */

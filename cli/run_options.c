@@ -13,7 +13,7 @@
 enum {
 	OPT_ID = 256, OPT_NAME, OPT_ROOT, OPT_DRIVER, OPT_PATH, OPT_MAX_SIZE, OPT_MAX_FILES,
 	OPT_COMPRESS, OPT_MAX_LINE, OPT_MODE, OPT_BUFFER, OPT_TAG, OPT_LABEL, OPT_TTY, OPT_DETACH,
-	OPT_STATS, OPT_CGROUPS,
+	OPT_STATS, OPT_CGROUPS, OPT_REPLACE, OPT_PRESERVE_FDS,
 };
 
 static const struct option long_opts[] = {
@@ -34,8 +34,64 @@ static const struct option long_opts[] = {
 	{ "detach", no_argument, NULL, OPT_DETACH },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "cgroups", required_argument, NULL, OPT_CGROUPS },
+	{ "replace", no_argument, NULL, OPT_REPLACE },
+	{ "preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS },
+	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* The defaults the help states. */
+_Static_assert(CTRLOG_DEFAULT_MAX_SIZE == 10u << 20, "--log-max-size default in cli_run_help");
+_Static_assert(CTRLOG_DEFAULT_MAX_FILES == 5, "--log-max-files default in cli_run_help");
+_Static_assert(CTRLOG_DEFAULT_ZSTD_LEVEL == 1, "--log-compress default in cli_run_help");
+_Static_assert(CTRLOG_DEFAULT_MAX_LINE == 16u << 10, "--log-max-line default in cli_run_help");
+_Static_assert(RUN_DEFAULT_BUFFER_SIZE == 1u << 20, "--log-buffer-size default in cli_run_help");
+
+const char cli_run_help[] =
+	"usage: ctrlog run [OPTIONS] [--] COMMAND [ARG...]\n"
+	"\n"
+	"Runs COMMAND with its stdout and stderr on pipes (or a pty), logs them, and exits with\n"
+	"its status: 128+N when signal N ended it, 125 when ctrlog failed, 126 when COMMAND\n"
+	"cannot be executed, 127 when it is not found. SIGTERM and SIGINT are passed on to\n"
+	"COMMAND, SIGUSR1 rotates the log now, SIGHUP reopens the live log. COMMAND starts with\n"
+	"file descriptors 0, 1 and 2 only (see --preserve-fds).\n"
+	"\n"
+	"Container:\n"
+	"  --id ID              1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -\n"
+	"                       (default: 64 random hex digits). The ID of a running container\n"
+	"                       is refused; so is that of an exited one, unless --replace. After a\n"
+	"                       monitor that died without an exit status the log is continued.\n"
+	"  --name NAME          a second name for logs, follow and rotate (same characters)\n"
+	"  --replace            a container with this ID exists and is not running: remove its\n"
+	"                       log and start a fresh one\n"
+	"  --root DIR           the state root (see below)\n"
+	"  --tty                COMMAND on a pty (one stream, logged as stdout)\n"
+	"  --detach             print the ID and return once COMMAND runs; the monitor lives on\n"
+	"  --preserve-fds N     also pass file descriptors 3 to 3+N-1 to COMMAND (default 0)\n"
+	"  --cgroups split|disabled  split: the monitor in supervisor/ and COMMAND in container/\n"
+	"                       of the current cgroup v2 (under systemd: Delegate=yes)\n"
+	"                       (default disabled)\n"
+	"  --stats              print counters and CPU use on stderr at the end\n"
+	"  -h, --help           this help\n"
+	"\n"
+	"Log:\n"
+	"  --log-driver k8s-file|journald|passthrough|none  where the output goes; repeatable\n"
+	"                       (default k8s-file)\n"
+	"  --log-path PATH      the live k8s-file log (default ROOT/ID/ctr.log)\n"
+	"  --log-max-size SIZE  rotate before the live file would exceed SIZE; 0: never (default 10m)\n"
+	"  --log-max-files N    rotated files kept, 0 to 100000 (default 5)\n"
+	"  --log-compress zstd|zstd:LEVEL|none  rotated files but the newest are compressed,\n"
+	"                       LEVEL 1 to 22 (default zstd:1)\n"
+	"  --log-max-line SIZE  longer lines are split into partial records, 1 to 64m (default 16k)\n"
+	"  --log-mode blocking|non-blocking  non-blocking never stalls COMMAND on a slow sink:\n"
+	"                       what does not fit the buffer is dropped and counted\n"
+	"                       (default blocking)\n"
+	"  --log-buffer-size SIZE  the non-blocking buffer (default 1m)\n"
+	"  --log-tag TAG        journald SYSLOG_IDENTIFIER and CONTAINER_TAG\n"
+	"  --log-label KEY=VALUE  one more journald field; KEY of A-Z 0-9 _; repeatable\n"
+	"SIZE is bytes or a number with k, m or g (powers of 1024): 512k, 10m, 1g.\n"
+	"\n"
+	CLI_ROOT_HELP;
 
 static const struct {
 	const char *name;
@@ -55,7 +111,7 @@ static int parse_driver(const char *arg, unsigned *bits)
 			return 0;
 		}
 	}
-	cli_error("--log-driver: unknown driver '%s' (expected k8s-file, journald, passthrough or none)",
+	cli_error("run: --log-driver: unknown driver '%s' (expected k8s-file, journald, passthrough or none)",
 		  arg);
 	return -EINVAL;
 }
@@ -76,7 +132,7 @@ static int parse_compress(const char *arg, int *level)
 		*level = (int)v;
 		return 0;
 	}
-	cli_error("--log-compress: invalid value '%s' (expected zstd, zstd:1..22 or none)", arg);
+	cli_error("run: --log-compress: invalid value '%s' (expected zstd, zstd:1..22 or none)", arg);
 	return -EINVAL;
 }
 
@@ -84,7 +140,7 @@ static int parse_size_opt(const char *opt, const char *arg, uint64_t *ret)
 {
 	if (cli_parse_size(arg, ret) == 0)
 		return 0;
-	cli_error("%s: invalid size '%s' (expected bytes or a number with k, m or g, e.g. 10m)", opt,
+	cli_error("run: %s: invalid size '%s' (expected bytes or a number with k, m or g, e.g. 10m)", opt,
 		  arg);
 	return -EINVAL;
 }
@@ -115,13 +171,29 @@ static int validate_label(const char *label)
 		if (p == eq && !reserved_field(label, (size_t)(eq - label)))
 			return 0;
 		if (p == eq) {
-			cli_error("--log-label: '%.*s' is set by ctrlog itself and cannot be a label",
+			cli_error("run: --log-label: '%.*s' is set by ctrlog itself and cannot be a label",
 				  (int)(eq - label), label);
 			return -EINVAL;
 		}
 	}
-	cli_error("--log-label: invalid label '%s' (expected KEY=VALUE, KEY of A-Z, 0-9 and _, starting with a letter, at most 64 characters)",
+	cli_error("run: --log-label: invalid label '%s' (expected KEY=VALUE, KEY of A-Z, 0-9 and _, starting with a letter, at most 64 characters)",
 		  label);
+	return -EINVAL;
+}
+
+/* Bounded so that 3 + N stays a valid descriptor number. */
+#define MAX_PRESERVE_FDS 1000000
+
+static int parse_preserve_fds(const char *arg, unsigned *ret)
+{
+	uint64_t v;
+
+	if (cli_parse_uint(arg, MAX_PRESERVE_FDS, &v) == 0) {
+		*ret = (unsigned)v;
+		return 0;
+	}
+	cli_error("run: --preserve-fds: invalid count '%s' (expected 0 to %d: how many descriptors from 3 on to pass)",
+		  arg, MAX_PRESERVE_FDS);
 	return -EINVAL;
 }
 
@@ -129,16 +201,26 @@ static int parse_option(struct run_opts *o, int c, const char *arg)
 {
 	switch (c) {
 	case OPT_ID:
+		if (o->id) {
+			cli_error("run: --id: given twice ('%s', then '%s'); a container has one ID",
+				  o->id, arg);
+			return -EINVAL;
+		}
 		if (ctrlog_id_validate(arg) < 0) {
-			cli_error("--id: invalid container ID '%s' (1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -)",
+			cli_error("run: --id: invalid container ID '%s' (1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -)",
 				  arg);
 			return -EINVAL;
 		}
 		o->id = strdup(arg);
 		return o->id ? 0 : -ENOMEM;
 	case OPT_NAME:
+		if (o->name) {
+			cli_error("run: --name: given twice ('%s', then '%s'); a container has one name",
+				  o->name, arg);
+			return -EINVAL;
+		}
 		if (ctrlog_id_validate(arg) < 0) {
-			cli_error("--name: invalid name '%s' (1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -)",
+			cli_error("run: --name: invalid name '%s' (1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -)",
 				  arg);
 			return -EINVAL;
 		}
@@ -151,7 +233,7 @@ static int parse_option(struct run_opts *o, int c, const char *arg)
 	case OPT_MAX_FILES:
 		if (cli_parse_uint(arg, 100000, &o->max_files) == 0)
 			return 0;
-		cli_error("--log-max-files: invalid count '%s' (expected 0 to 100000)", arg);
+		cli_error("run: --log-max-files: invalid count '%s' (expected 0 to 100000)", arg);
 		return -EINVAL;
 	case OPT_COMPRESS: return parse_compress(arg, &o->compress_level);
 	case OPT_MAX_LINE:
@@ -159,14 +241,14 @@ static int parse_option(struct run_opts *o, int c, const char *arg)
 			return -EINVAL;
 		if (o->max_line >= 1 && o->max_line <= (64u << 20))
 			return 0;
-		cli_error("--log-max-line: '%s' out of range (1 to 64m)", arg);
+		cli_error("run: --log-max-line: '%s' out of range (1 to 64m)", arg);
 		return -EINVAL;
 	case OPT_MODE:
 		if (strcmp(arg, "blocking") == 0 || strcmp(arg, "non-blocking") == 0) {
 			o->mode = arg[0] == 'b' ? CTRLOG_MODE_BLOCKING : CTRLOG_MODE_NON_BLOCKING;
 			return 0;
 		}
-		cli_error("--log-mode: invalid mode '%s' (expected blocking or non-blocking)", arg);
+		cli_error("run: --log-mode: invalid mode '%s' (expected blocking or non-blocking)", arg);
 		return -EINVAL;
 	case OPT_BUFFER: return parse_size_opt("--log-buffer-size", arg, &o->buffer_size);
 	case OPT_TAG: o->tag = arg; return 0;
@@ -185,15 +267,17 @@ static int parse_option(struct run_opts *o, int c, const char *arg)
 	case OPT_TTY: o->tty = true; return 0;
 	case OPT_DETACH: o->detach = true; return 0;
 	case OPT_STATS: o->stats = true; return 0;
+	case OPT_REPLACE: o->replace = true; return 0;
+	case OPT_PRESERVE_FDS: return parse_preserve_fds(arg, &o->preserve_fds);
 	case OPT_CGROUPS:
 		if (strcmp(arg, "split") == 0 || strcmp(arg, "disabled") == 0) {
 			o->cgroups_split = arg[0] == 's';
 			return 0;
 		}
-		cli_error("--cgroups: invalid value '%s' (expected split or disabled)", arg);
+		cli_error("run: --cgroups: invalid value '%s' (expected split or disabled)", arg);
 		return -EINVAL;
 	default:
-		return -EINVAL; /* getopt already named the option */
+		return -EINVAL; /* cli_getopt() already named the option */
 	}
 }
 
@@ -226,16 +310,14 @@ int run_parse_args(struct run_opts *o, int argc, char **argv)
 	o->max_files = CTRLOG_DEFAULT_MAX_FILES;
 	o->compress_level = CTRLOG_DEFAULT_ZSTD_LEVEL;
 	o->max_line = CTRLOG_DEFAULT_MAX_LINE;
-	o->buffer_size = 1u << 20;
-	opterr = 0;
+	o->buffer_size = RUN_DEFAULT_BUFFER_SIZE;
 	/* '+': options stop at the command, whose own options are its business. */
-	while ((c = getopt_long(argc, argv, "+", long_opts, NULL)) != -1) {
-		if (c == '?') {
-			if (optopt)
-				cli_error("run: option '%s' needs a value", argv[optind - 1]);
-			else
-				cli_error("run: unknown option '%s'", argv[optind - 1]);
+	while ((c = cli_getopt("run", argc, argv, "+:h", long_opts)) != -1) {
+		if (c == '?')
 			return -EINVAL;
+		if (c == 'h') {
+			cli_help("run");
+			return 1;
 		}
 		if (parse_option(o, c, optarg) < 0)
 			return -EINVAL;

@@ -241,7 +241,7 @@ int cli_cgroup_split(struct cli_cgroup *cg)
 	cg->procs_fd = -1;
 	r = find_cgroup_dir(cg->dir, sizeof(cg->dir));
 	if (r < 0) {
-		cli_error("--cgroups split: %s",
+		cli_error("run: --cgroups split: %s",
 			  r == -ENOENT ? "no cgroup v2 (unified) hierarchy is mounted, or this process is not in it"
 				       : ctrlog_strerror(r));
 		return r;
@@ -249,7 +249,7 @@ int cli_cgroup_split(struct cli_cgroup *cg)
 	cg->dirfd = open(cg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg->dirfd < 0) {
 		r = -errno;
-		cli_error("--cgroups split: cannot open '%s': %s%s", cg->dir, ctrlog_strerror(r),
+		cli_error("run: --cgroups split: cannot open '%s': %s%s", cg->dir, ctrlog_strerror(r),
 			  cgroup_hint(r));
 		return r;
 	}
@@ -269,7 +269,7 @@ int cli_cgroup_split(struct cli_cgroup *cg)
 	cg->procs_fd = openat(cg->dirfd, "container/cgroup.procs", O_WRONLY | O_CLOEXEC);
 	if (cg->procs_fd < 0) {
 		r = -errno;
-		cli_error("--cgroups split: cannot open '%s/container/cgroup.procs': %s%s", cg->dir,
+		cli_error("run: --cgroups split: cannot open '%s/container/cgroup.procs': %s%s", cg->dir,
 			  ctrlog_strerror(r), cgroup_hint(r));
 		undo_split(cg, made_supervisor, made_container);
 		return r;
@@ -278,7 +278,7 @@ int cli_cgroup_split(struct cli_cgroup *cg)
 	 * children; the command is forked from here and so starts inside the unit too. */
 	r = move_into(cg->dirfd, "supervisor/cgroup.procs");
 	if (r < 0) {
-		cli_error("--cgroups split: cannot move the monitor into '%s/supervisor': %s%s", cg->dir,
+		cli_error("run: --cgroups split: cannot move the monitor into '%s/supervisor': %s%s", cg->dir,
 			  ctrlog_strerror(r), cgroup_hint(r));
 		undo_split(cg, made_supervisor, made_container);
 		return r;
@@ -288,7 +288,7 @@ int cli_cgroup_split(struct cli_cgroup *cg)
 
 create_failed:
 	r = -errno;
-	cli_error("--cgroups split: cannot create '%s/%s': %s%s", cg->dir, what, ctrlog_strerror(r),
+	cli_error("run: --cgroups split: cannot create '%s/%s': %s%s", cg->dir, what, ctrlog_strerror(r),
 		  cgroup_hint(r));
 	undo_split(cg, made_supervisor, made_container);
 	return r;
@@ -317,7 +317,7 @@ void cli_cgroup_remove(struct cli_cgroup *cg)
 	 * service manager to stop (systemd kills and removes the unit's whole cgroup). */
 	if (unlinkat(cg->dirfd, "container", AT_REMOVEDIR) < 0 && errno != ENOENT) {
 		r = -errno;
-		cli_error("--cgroups split: leaving '%s/container' in place: %s", cg->dir,
+		cli_error("run: --cgroups split: leaving '%s/container' in place: %s", cg->dir,
 			  r == -EBUSY ? "processes the command started still run in it"
 				      : ctrlog_strerror(r));
 	}
@@ -326,7 +326,7 @@ void cli_cgroup_remove(struct cli_cgroup *cg)
 	if (move_into(cg->dirfd, "cgroup.procs") == 0 &&
 	    unlinkat(cg->dirfd, "supervisor", AT_REMOVEDIR) < 0 && errno != ENOENT && errno != EBUSY) {
 		r = -errno;
-		cli_error("--cgroups split: cannot remove '%s/supervisor': %s", cg->dir,
+		cli_error("run: --cgroups split: cannot remove '%s/supervisor': %s", cg->dir,
 			  ctrlog_strerror(r));
 	}
 	close(cg->dirfd);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,58 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* How many long options start with the len characters of name. */
+static int long_opt_matches(const struct option *longopts, const char *name, size_t len)
+{
+	int n = 0;
+
+	for (; longopts->name; longopts++)
+		n += strncmp(longopts->name, name, len) == 0;
+	return n;
+}
+
+/*
+ * getopt_long leaves only optopt and optind to tell its errors apart. optopt is 0 for an
+ * unknown or ambiguous long option, an option character that shortopts lacks for an unknown
+ * short one, and otherwise the option's value: then a long option got a value it does not
+ * take, or (c == ':') an option lacks its value. A long option is always argv[optind - 1];
+ * a short one may sit inside a cluster (-fn), so it is named by its character.
+ */
+static void report_getopt_error(const char *cmd, int c, char **argv, const char *shortopts,
+				const struct option *longopts)
+{
+	const char *arg = argv[optind - 1];
+	bool is_long = strncmp(arg, "--", 2) == 0;
+	int len = (int)strcspn(arg, "=");
+
+	if (c == ':' && is_long)
+		cli_error("%s: option '%.*s' needs a value", cmd, len, arg);
+	else if (c == ':')
+		cli_error("%s: option '-%c' needs a value", cmd, optopt);
+	else if (optopt == 0 && long_opt_matches(longopts, arg + 2, (size_t)len - 2) > 1)
+		cli_error("%s: option '%.*s' is ambiguous", cmd, len, arg);
+	else if (optopt == 0)
+		cli_error("%s: unknown option '%.*s'", cmd, len, arg);
+	else if (optopt < 256 && !strchr(shortopts, optopt))
+		cli_error("%s: unknown option '-%c'", cmd, optopt);
+	else
+		cli_error("%s: option '%.*s' takes no value", cmd, len, arg);
+}
+
+int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	int c;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	if (c == '?' || c == ':') {
+		report_getopt_error(cmd, c, argv, shortopts, longopts);
+		return '?';
+	}
+	return c;
 }
 
 int cli_parse_uint(const char *s, uint64_t max, uint64_t *ret)
@@ -66,6 +119,13 @@ int cli_parse_size(const char *s, uint64_t *ret)
 		return r;
 	*ret = v << shift;
 	return 0;
+}
+
+bool cli_state_root_is_explicit(const char *opt_root)
+{
+	const char *env = getenv("CTRLOG_ROOT");
+
+	return (opt_root && *opt_root) || (env && *env);
 }
 
 char *cli_state_root(const char *opt_root)

@@ -116,12 +116,13 @@ t_stalled_reader_nonblocking() {
 }
 
 # kill -9 at random moments of rotation and compression; after each restart every file is
-# whole and decompresses, and no record appears twice.
+# whole and decompresses, and no record appears twice. The writer never ends by itself, so
+# that every run is a crash (no exit file), whose log the next run on the ID continues.
 t_random_kills() {
 	local d=$ROOT/kills run pid
 	cat > "$T/gen" <<'SH'
 #!/bin/sh
-exec awk -v base="$1" 'BEGIN { for (i = 0; i < 3000000; i++) printf "r=%02d-%08d %060d\n", base, i, 0 }'
+exec awk -v base="$1" 'BEGIN { for (i = 0; ; i++) printf "r=%02d-%08d %060d\n", base, i, 0 }'
 SH
 	chmod +x "$T/gen"
 	for run in $(seq 1 20); do

@@ -83,7 +83,7 @@ rotation_failure_reported() {
 	echo go >"$T/go"
 	wait "$pid" || RC=$?
 	assert_eq 0 "$RC" "exit status"
-	assert_eq 1 "$(grep -c "^ctrlog: rotating '$d/ctr.log' failed: Is a directory" "$T/err")" \
+	assert_eq 1 "$(grep -c "^ctrlog: run: rotating '$d/ctr.log' failed: Is a directory" "$T/err")" \
 		"rotation failure lines on stderr ($(cat "$T/err"))"
 	grep -qx 'rotation_errors=1' "$T/err" || fail "--stats: $(grep errors "$T/err")"
 	grep -qx 'rotations=0' "$T/err" || fail "--stats: $(grep rotations "$T/err")"

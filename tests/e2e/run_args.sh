@@ -104,13 +104,17 @@ already_running() {
 }
 
 rerun_after_exit() {
-	# a finished container's directory is reused: the log is appended to
+	# an exited container's ID is refused: its log would otherwise mix two runs
 	run_ctrlog "$T/out" "$T/err" run --root "$ROOT" --id again -- echo one
 	assert_eq 0 "$RC" "first run"
+	cp "$ROOT/again/ctr.log" "$T/log.before"
 	run_ctrlog "$T/out" "$T/err" run --root "$ROOT" --id again -- sh -c 'echo two; exit 4'
-	assert_eq 4 "$RC" "second run"
-	assert_eq "one|two" "$(cut -c41- "$ROOT/again/ctr.log" | paste -sd'|')" "log after two runs"
-	printf '4\n' | cmp -s - "$ROOT/again/exit" || fail "exit file: $(cat "$ROOT/again/exit")"
+	assert_eq 125 "$RC" "second run"
+	assert_eq "ctrlog: run: container 'again' already exists (exited); use --replace to start a fresh log, or choose another --id" \
+		"$(cat "$T/err")" "stderr"
+	[ ! -s "$T/out" ] || fail "stdout not empty: $(head -c 200 "$T/out")"
+	cmp -s "$T/log.before" "$ROOT/again/ctr.log" || fail "the log changed: $(cat "$ROOT/again/ctr.log")"
+	printf '0\n' | cmp -s - "$ROOT/again/exit" || fail "exit file: $(cat "$ROOT/again/exit")"
 }
 
 symlink_log_refused() {
@@ -163,7 +167,7 @@ check "--log-label bad=1 (lower-case key) -> 125, one line" a_label
 check "command not found -> 127, one line" not_found
 check "command not executable -> 126, one line" not_executable
 check "same --id while running -> 125 'already running', first untouched" already_running
-check "same --id after exit: log appended, new exit status" rerun_after_exit
+check "same --id after exit -> 125 'already exists (exited)', old log and exit status kept" rerun_after_exit
 check "symlink at <root>/<id>/ctr.log refused with 125, target unchanged" symlink_log_refused
 check "symlink at <root>/<id> refused with 125, nothing written through it" symlink_dir_refused
 finish

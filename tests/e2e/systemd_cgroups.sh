@@ -162,7 +162,7 @@ not_delegated() {
 		"$ANYONE_CTRLOG" run --root "$r/root" --cgroups split -- touch "$r/started" \
 		>"$T/out8" 2>"$T/err8" </dev/null || RC=$?
 	assert_eq 125 "$RC" "ctrlog exit status"
-	assert_eq "ctrlog: --cgroups split: cannot create '$UNIT/supervisor': Permission denied (under systemd the unit needs Delegate=yes)" \
+	assert_eq "ctrlog: run: --cgroups split: cannot create '$UNIT/supervisor': Permission denied (under systemd the unit needs Delegate=yes)" \
 		"$(cat "$T/err8")" "ctrlog stderr"
 	[ ! -e "$r/started" ] || fail "the command was started"
 	leave_unit
@@ -171,7 +171,7 @@ not_delegated() {
 bad_value() {
 	run_ctrlog "$T/out6" "$T/err6" run --root "$ROOT" --cgroups yes -- true
 	assert_eq 125 "$RC" "ctrlog exit status"
-	assert_eq "ctrlog: --cgroups: invalid value 'yes' (expected split or disabled)" \
+	assert_eq "ctrlog: run: --cgroups: invalid value 'yes' (expected split or disabled)" \
 		"$(cat "$T/err6")" "ctrlog stderr"
 }
 
@@ -191,7 +191,7 @@ no_cgroup2() {
 		>"$T/out7" 2>"$T/err7" </dev/null || RC=$?
 	[ "$RC" -ne 99 ] || fail "could not hide cgroup2 in a private mount namespace"
 	assert_eq 125 "$RC" "ctrlog exit status"
-	assert_eq "ctrlog: --cgroups split: no cgroup v2 (unified) hierarchy is mounted, or this process is not in it" \
+	assert_eq "ctrlog: run: --cgroups split: no cgroup v2 (unified) hierarchy is mounted, or this process is not in it" \
 		"$(cat "$T/err7")" "ctrlog stderr"
 	[ ! -e "$T/started.$how" ] || fail "the command was started"
 }
