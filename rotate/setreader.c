@@ -11,10 +11,10 @@
  *    .zst: since the .zst exists before the plain name goes, one of the two is always found
  *    unless retention removed N, and only one is ever read.
  *  - The number of the live file is the last rotation + 1, with the last rotation read from
- *    .<log>.last-rotation, which the writer updates just after the rename. To know which file
- *    an open live fd is, the reader reads that number first, opens the live file, and then
- *    checks that no rotated file of the same inode or a later number has appeared meanwhile;
- *    otherwise it tries again.
+ *    .<log>.last-rotation, which the writer updates just after the rename and before it
+ *    creates the next live file. To know which file an open live fd is, the reader reads that
+ *    number before and after opening the live file, and checks whether a rotated file of the
+ *    same inode has appeared meanwhile; if the number changed, it tries again.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -209,9 +209,13 @@ static int open_rotated(struct ctrlog_setreader *r, uint64_t n, struct src *ret)
 }
 
 /*
- * Opens the live file and tells which number it is: read the last rotation L, open, then make
- * sure no rotation happened in between (no L+1, or L+1 is this very file). -ENOENT when there is
- * no live file now, -EAGAIN when rotations never paused long enough to tell.
+ * Opens the live file and tells which number it is: read the last rotation L, open, and read L
+ * again. The writer records N before it creates N + 1, so a live file opened between two reads
+ * of L is L + 1, or, when it was renamed meanwhile, the rotated file of its inode. If the second
+ * read differs, rotations happened during the open: try again. (Looking for L + 1 on disk is not
+ * enough: after max_files rotations retention has removed it, and a later live file would be
+ * taken for L + 1, skipping the files in between without a gap.) -ENOENT when there is no live
+ * file now, -EAGAIN when rotations never paused long enough to tell.
  */
 static int open_live(struct ctrlog_setreader *r, struct src *ret)
 {
@@ -238,8 +242,10 @@ static int open_live(struct ctrlog_setreader *r, struct src *ret)
 				break;
 			}
 		}
-		/* Renamed and then compressed (or removed) before we looked: try again. */
-		if (!known && (fstat(s.fd, &st) < 0 || st.st_nlink == 0)) {
+		/* Renamed and then compressed (or removed) before we looked, or rotated during the
+		 * open: try again. */
+		if (!known && (fstat(s.fd, &st) < 0 || st.st_nlink == 0 ||
+			       read_last_seq(r) != last)) {
 			close(s.fd);
 			continue;
 		}

@@ -4,8 +4,10 @@
  * file) as one stream of lines. Guards issue 6's reader promises: nothing read twice when a
  * plain file and its .zst briefly coexist, a malformed record reported with its file and offset
  * and skipped, lost history reported as a gap, --tail by reading backwards (joined lines across
- * files and streams), --since/--until skipping whole files and frames, and following a live
- * file through a rotation.
+ * files and streams), --since/--until skipping whole files and frames, following a live
+ * file through a rotation, and a follower that falls behind retention (issue 11): the file it
+ * holds is read to its end, and every file removed after it is reported, never skipped
+ * silently, even when the rotations happen while it opens the live file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -400,6 +403,175 @@ static void test_follow_through_rotation(void **state)
 	free(rot2);
 }
 
+/* ---- a follower behind retention (issue 11) ---- */
+
+/* The writer's rotation: the live file becomes <log>.n, n is recorded, then the next live file
+ * gets lines first..last. */
+static void rotate_to(const struct ctx *c, int n, int first, int last)
+{
+	char name[64], *live = test_path(c->dir, "ctr.log"), *rot;
+
+	snprintf(name, sizeof(name), "ctr.log.%d", n);
+	rot = test_path(c->dir, name);
+	assert_int_equal(rename(live, rot), 0);
+	set_last(c, n);
+	write_lines(c, "ctr.log", first, last);
+	free(live);
+	free(rot);
+}
+
+/* Retention removes file n, plain or compressed. */
+static void remove_rotated(const struct ctx *c, int n)
+{
+	char name[64], *p;
+
+	for (int zst = 0; zst < 2; zst++) {
+		snprintf(name, sizeof(name), "ctr.log.%d%s", n, zst ? ".zst" : "");
+		p = test_path(c->dir, name);
+		(void)unlink(p);
+		free(p);
+	}
+}
+
+/* Expects one gap item first..last. */
+static void expect_gap(struct ctrlog_setreader *r, uint64_t first, uint64_t last)
+{
+	struct ctrlog_sr_item it;
+
+	assert_int_equal(ctrlog_setreader_next(r, &it), 1);
+	if (it.kind == CTRLOG_SR_LINE)
+		fail_msg("expected lost files %llu..%llu, got '%.*s'", (unsigned long long)first,
+			 (unsigned long long)last, (int)it.line.len, it.line.data);
+	assert_int_equal(it.kind, CTRLOG_SR_GAP);
+	assert_int_equal(it.gap_first, first);
+	assert_int_equal(it.gap_last, last);
+}
+
+/* Stopped while holding the live file (1), which was then rotated, written on and removed with
+ * file 2; file 3 got compressed. */
+static void test_follow_held_file_removed(void **state)
+{
+	struct ctx *c = *state;
+	struct ctrlog_setreader *r = open_reader(c, true);
+	struct ctrlog_sr_item it;
+
+	write_lines(c, "ctr.log", 1, 10);
+	assert_int_equal(ctrlog_setreader_seek_start(r), 0);
+	assert_int_equal(expect_lines(r, 1, 10), 0);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	write_lines(c, "ctr.log", 11, 20);
+	rotate_to(c, 1, 21, 30);
+	rotate_to(c, 2, 31, 40);
+	rotate_to(c, 3, 41, 50);
+	rotate_to(c, 4, 51, 60);
+	compress(c, "ctr.log.3", false);
+	remove_rotated(c, 1);
+	remove_rotated(c, 2);
+	/* What was written into 1 is still read through its fd; then 2 is missing. */
+	assert_int_equal(expect_lines(r, 11, 20), 0);
+	expect_gap(r, 2, 2);
+	assert_int_equal(expect_lines(r, 31, 60), 0);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	ctrlog_setreader_free(r);
+}
+
+/* Stopped at a file boundary: 1 read to its end and renamed, 2 not created yet. Then 2 and 3
+ * come and go. */
+static void test_follow_boundary_files_removed(void **state)
+{
+	struct ctx *c = *state;
+	struct ctrlog_setreader *r = open_reader(c, true);
+	char *live = test_path(c->dir, "ctr.log"), *rot = test_path(c->dir, "ctr.log.1");
+	struct ctrlog_sr_item it;
+	struct ctrlog_setpos pos;
+
+	write_lines(c, "ctr.log", 1, 10);
+	assert_int_equal(ctrlog_setreader_seek_start(r), 0);
+	assert_int_equal(expect_lines(r, 1, 10), 0);
+	assert_int_equal(rename(live, rot), 0);
+	set_last(c, 1);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	ctrlog_setreader_tell(r, &pos);
+	assert_int_equal(pos.n, 2);
+	write_lines(c, "ctr.log", 11, 20);
+	rotate_to(c, 2, 21, 30);
+	rotate_to(c, 3, 31, 40);
+	rotate_to(c, 4, 41, 50);
+	remove_rotated(c, 1);
+	remove_rotated(c, 2);
+	remove_rotated(c, 3);
+	expect_gap(r, 2, 3);
+	assert_int_equal(expect_lines(r, 31, 50), 0);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	ctrlog_setreader_free(r);
+	free(live);
+	free(rot);
+}
+
+/*
+ * The library's openat() calls come here (-Wl,--wrap=openat64 in tests/meson.build), so that a
+ * test can act as the writer at one exact point: after the reader has read the last rotation
+ * number and before it opens the live file.
+ */
+int __real_openat64(int dirfd, const char *path, int flags, ...);
+int __wrap_openat64(int dirfd, const char *path, int flags, ...);
+
+static void (*before_live_open)(const struct ctx *c);
+static const struct ctx *hook_ctx;
+
+int __wrap_openat64(int dirfd, const char *path, int flags, ...)
+{
+	void (*hook)(const struct ctx *c) = before_live_open;
+	mode_t mode = 0;
+	va_list ap;
+
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	if (hook && strcmp(path, "ctr.log") == 0) {
+		before_live_open = NULL;
+		hook(hook_ctx);
+	}
+	return __real_openat64(dirfd, path, flags, mode);
+}
+
+/* Three rotations (live 2 to 4), and retention (two files) removes 1 and 2. */
+static void rotate_three_times(const struct ctx *c)
+{
+	rotate_to(c, 2, 21, 30);
+	rotate_to(c, 3, 31, 40);
+	rotate_to(c, 4, 41, 50);
+	remove_rotated(c, 1);
+	remove_rotated(c, 2);
+}
+
+/*
+ * Rotations during the open of the live file, enough for retention to remove the file after the
+ * recorded number: the file opened is live 5, not 2. Taken for 2, it would have skipped 2 to 4
+ * silently (and read 3 and 4 after it).
+ */
+static void test_follow_rotations_during_live_open(void **state)
+{
+	struct ctx *c = *state;
+	struct ctrlog_setreader *r = open_reader(c, true);
+	struct ctrlog_sr_item it;
+
+	write_lines(c, "ctr.log", 1, 10);
+	assert_int_equal(ctrlog_setreader_seek_start(r), 0);
+	assert_int_equal(expect_lines(r, 1, 10), 0);
+	rotate_to(c, 1, 11, 20);
+	hook_ctx = c;
+	before_live_open = rotate_three_times;
+	/* The reader finishes 1, reads the number (1), and opens the live file, which by then is 5. */
+	expect_gap(r, 2, 2);
+	assert_null(before_live_open); /* the writer did run in the middle */
+	assert_int_equal(expect_lines(r, 21, 50), 0);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	ctrlog_setreader_free(r);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -412,6 +584,9 @@ int main(void)
 		T(test_tail_joins_pieces),
 		T(test_since_until),
 		T(test_follow_through_rotation),
+		T(test_follow_held_file_removed),
+		T(test_follow_boundary_files_removed),
+		T(test_follow_rotations_during_live_open),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
