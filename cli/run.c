@@ -45,6 +45,7 @@ struct monitor {
 	struct cli_notify notify; /* $NOTIFY_SOCKET, taken out of the environment */
 	struct cli_cgroup cg;     /* --cgroups split */
 	bool stopping;            /* STOPPING=1 sent */
+	unsigned stop_requests;   /* SIGTERM and SIGINT received */
 };
 
 static void append_kv(char *buf, size_t size, const char *key, const char *value)
@@ -502,6 +503,7 @@ static void on_signal(struct monitor *m, int sfd)
 			break;
 		case SIGTERM:
 		case SIGINT:
+			m->stop_requests++;
 			if (!m->child_done && !m->stopping) {
 				m->stopping = true;
 				(void)cli_notify(&m->notify, "STOPPING=1");
@@ -541,7 +543,7 @@ static void report_other_errors(struct monitor *m, const struct ctrlog_stats *st
 		cli_error("run: compressing a rotated file of '%s' failed: %s; it stays plain",
 			  m->log_path, ctrlog_strerror(st->last_compress_error));
 	if (st->internal_errors != m->reported_internal_errors)
-		cli_error("run: waiting for stdout/stderr to take more output failed: %s; writing instead of splicing",
+		cli_error("run: preparing to wait for a stalled output failed: %s; worked around, but a stalled stdout/stderr may delay signals",
 			  ctrlog_strerror(st->last_internal_error));
 	m->reported_rotation_errors = st->rotation_errors;
 	m->reported_compress_errors = st->compress_errors;
@@ -580,21 +582,87 @@ static int add_watch(int ep, int fd, uint32_t tag)
 
 #define DRAIN_QUIET_MS 100
 #define DRAIN_GRACE_MS 2000
+/* How long, after a stop request, the final drain waits for a stalled sink (a stdout nobody
+ * reads, a frozen journald) before what it has not taken is dropped: docker stop gives the
+ * container 10 s, systemd 90 s for the whole unit; half of docker's grace keeps a stop of
+ * command and monitor within what a caller expects. Without a stop request, blocking mode
+ * waits as long as the sink stalls: nothing is lost, and SIGTERM still ends it. */
+#define STOP_DRAIN_MS 5000
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The final drain stops waiting for stalled sinks: said once, with what it cost so far. */
+static void stop_waiting(struct monitor *m)
+{
+	struct ctrlog_stats before, after;
+	int r;
+
+	(void)ctrlog_logger_get_stats(m->logger, &before);
+	r = ctrlog_logger_stop_waiting(m->logger);
+	(void)ctrlog_logger_get_stats(m->logger, &after);
+	if (r < 0)
+		cli_error("run: giving up on a stalled output failed: %s", ctrlog_strerror(r));
+	cli_error("run: the log output stalls after the stop request: stopped waiting, %llu bytes dropped, and what the command left in its pipes goes where it can",
+		  (unsigned long long)(after.dropped_bytes - before.dropped_bytes));
+}
+
+/*
+ * When to stop waiting for a stalled sink: STOP_DRAIN_MS after the command exited for a stop
+ * request, or after one that comes while draining; a further request ends the wait at once.
+ * -1: no limit.
+ */
+static int64_t give_up_time(const struct monitor *m, unsigned stops_before, int64_t give_up_at)
+{
+	if (m->stop_requests == stops_before)
+		return give_up_at;
+	return give_up_at < 0 ? now_ms() + STOP_DRAIN_MS : now_ms();
+}
+
+static int poll_timeout(int64_t give_up_at)
+{
+	int64_t left = give_up_at - now_ms();
+
+	return give_up_at < 0 ? -1 : left > 0 ? (int)left : 0;
+}
 
 /*
  * The command has exited. What it wrote through pipes is there already (its writes completed),
  * but a pty's last output may still be on its way through the tty layer: read until every
  * stream ends, stopping after a quiet period or a bound in case a process the command left
  * behind holds a stream open. That process's later output is not waited for, as with conmon.
+ * A stalled sink in blocking mode is waited for, with signals handled meanwhile, until
+ * STOP_DRAIN_MS after a stop request.
  */
-static int drain_after_exit(struct monitor *m)
+static int drain_after_exit(struct monitor *m, int sfd)
 {
-	struct pollfd p = { .fd = ctrlog_logger_get_fd(m->logger), .events = POLLIN };
-	int open = ctrlog_logger_drain(m->logger);
+	struct pollfd p[2] = { { .fd = ctrlog_logger_get_fd(m->logger), .events = POLLIN },
+			       { .fd = sfd, .events = POLLIN } };
+	int64_t give_up_at = m->stop_requests ? now_ms() + STOP_DRAIN_MS : -1;
+	int open = ctrlog_logger_drain(m->logger), waited = 0;
 
-	for (int waited = 0; open > 0 && waited < DRAIN_GRACE_MS; waited += DRAIN_QUIET_MS) {
-		if (poll(&p, 1, DRAIN_QUIET_MS) == 0)
+	while (open > 0) {
+		bool stalled = ctrlog_logger_stalled(m->logger) > 0;
+		unsigned stops = m->stop_requests;
+
+		if (!stalled && waited >= DRAIN_GRACE_MS)
 			break;
+		if (poll(p, 2, stalled ? poll_timeout(give_up_at) : DRAIN_QUIET_MS) == 0 && !stalled)
+			break;
+		waited += stalled ? 0 : DRAIN_QUIET_MS;
+		if (p[1].revents & POLLIN)
+			on_signal(m, sfd);
+		give_up_at = give_up_time(m, stops, give_up_at);
+		if (stalled && give_up_at >= 0 && now_ms() >= give_up_at &&
+		    ctrlog_logger_stalled(m->logger) > 0) {
+			stop_waiting(m);
+			give_up_at = -1;
+		}
 		open = ctrlog_logger_drain(m->logger);
 	}
 	return open < 0 ? open : 0;
@@ -632,7 +700,7 @@ static int monitor_loop(struct monitor *m, int sfd)
 		}
 	}
 	if (r == 0)
-		r = drain_after_exit(m);
+		r = drain_after_exit(m, sfd);
 	report_write_errors(m); /* also what failed while draining */
 	close(ep);
 	return r;

@@ -30,6 +30,12 @@
 #define PARTIAL_ID_KEY "CONTAINER_PARTIAL_ID="
 #define PARTIAL_ID_HEX 64 /* like Docker's: 64 hex digits */
 
+struct queued {
+	uint32_t len;
+	uint8_t stream;
+	bool partial;
+};
+
 struct partial_state {
 	bool open;          /* a split line is in progress on this stream */
 	unsigned ordinal;   /* of the last piece sent; Docker's count from 1 */
@@ -51,11 +57,17 @@ struct journald_sink {
 	struct partial_state partial[CTRLOG_N_STREAMS];
 	/* Our own datagram socket, not connected: every entry is addressed to the journal socket's
 	 * path, so a restarted journald (a new socket at the same path) is reached by the next
-	 * entry, as sd-journal does. Non-blocking mode sends with MSG_DONTWAIT (sd-journal always
-	 * blocks when journald is slow). native has room for each field plus its '\n'. */
+	 * entry, as sd-journal does. Sends never wait (MSG_DONTWAIT; sd-journal always blocks
+	 * when journald is slow). native has room for each field plus its '\n'. */
 	int sock;
-	int send_flags;
 	struct iovec *native;
+	/* Blocking mode: records a full journald queue did not take yet, in order, sent again
+	 * (retry) before anything else; false in non-blocking mode and once waiting stopped. */
+	bool blocking;
+	struct queue {
+		char *buf;          /* struct queued headers, each followed by its bytes */
+		size_t head, len, cap;
+	} queue;
 	/* A write-error episode (journald unreachable): its error, 0 when none, and what it lost. */
 	int error;
 	uint64_t lost_records;
@@ -107,13 +119,13 @@ static int send_native(struct journald_sink *j, const struct iovec *iov, size_t 
 		j->native[2 * i] = iov[i];
 		j->native[2 * i + 1] = (struct iovec){ "\n", 1 };
 	}
-	if (sendmsg(j->sock, &msg, MSG_NOSIGNAL | j->send_flags) >= 0)
+	if (sendmsg(j->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
 		return 0;
 	return -errno;
 }
 
-/* One entry: blocking mode waits for journald (back-pressure), non-blocking mode never does. An
- * entry too large for a datagram goes through sd-journal, which passes it in a memfd. */
+/* One entry, never waiting: -EAGAIN when journald's queue is full. An entry too large for a
+ * datagram goes through sd-journal, which passes it in a memfd (and may wait). */
 static int send_entry(struct journald_sink *j, struct iovec *iov, size_t n)
 {
 	int r;
@@ -166,53 +178,139 @@ static int send_marker(struct journald_sink *j)
 	return 0;
 }
 
+/* The record's line goes on: the next piece of a split line gets the next ordinal, whether
+ * this one was sent or lost. */
+static void advance_partial(struct partial_state *p, const struct ctrlog_record *rec)
+{
+	if (p->open) {
+		p->ordinal++;
+		p->open = rec->partial;
+	}
+}
+
+/* Sends one record (after the marker of an outage, if one is owed). Returns -EAGAIN, with
+ * nothing changed, when blocking mode is to send it again; any other failure loses it. */
 static int send_record(struct journald_sink *j, const struct ctrlog_record *rec)
 {
 	struct partial_state *p = &j->partial[rec->stream];
 	struct iovec *iov = j->iov;
 	size_t n = j->n_iov_fixed;
 	char ordinal[48];
-	int r;
+	int r = 0;
 
-	if (j->error) {
-		/* Still unreachable: the record is lost, but a split line keeps its numbering. */
-		r = send_marker(j);
-		if (r < 0) {
-			if (rec->partial && !p->open)
-				new_partial_id(j, p);
-			if (p->open) {
-				p->ordinal++;
-				p->open = rec->partial;
-			}
-			note_failure(j, r, rec->len);
-			return r;
-		}
-	}
-
-	memcpy(j->message + strlen(MESSAGE_KEY), rec->data, rec->len);
-	iov[n++] = (struct iovec){ j->message, strlen(MESSAGE_KEY) + rec->len };
-	iov[n++] = rec->stream == CTRLOG_STDERR ? (struct iovec){ "PRIORITY=3", 10 }
-						: (struct iovec){ "PRIORITY=6", 10 };
 	if (rec->partial && !p->open)
 		new_partial_id(j, p);
-	if (p->open) {
-		if (rec->partial)
-			iov[n++] = (struct iovec){ "CONTAINER_PARTIAL_MESSAGE=true", 30 };
-		iov[n++] = (struct iovec){ p->id_field, sizeof(p->id_field) - 1 };
-		iov[n].iov_base = ordinal;
-		iov[n++].iov_len = (size_t)snprintf(ordinal, sizeof(ordinal),
-						    "CONTAINER_PARTIAL_ORDINAL=%u", ++p->ordinal);
-		iov[n++] = rec->partial ? (struct iovec){ "CONTAINER_PARTIAL_LAST=false", 28 }
-					: (struct iovec){ "CONTAINER_PARTIAL_LAST=true", 27 };
-		if (!rec->partial)
-			p->open = false;
+	if (j->error)
+		r = send_marker(j); /* still unreachable: the record is lost */
+	if (r == 0) {
+		memcpy(j->message + strlen(MESSAGE_KEY), rec->data, rec->len);
+		iov[n++] = (struct iovec){ j->message, strlen(MESSAGE_KEY) + rec->len };
+		iov[n++] = rec->stream == CTRLOG_STDERR ? (struct iovec){ "PRIORITY=3", 10 }
+							: (struct iovec){ "PRIORITY=6", 10 };
+		if (p->open) {
+			if (rec->partial)
+				iov[n++] = (struct iovec){ "CONTAINER_PARTIAL_MESSAGE=true", 30 };
+			iov[n++] = (struct iovec){ p->id_field, sizeof(p->id_field) - 1 };
+			iov[n].iov_base = ordinal;
+			iov[n++].iov_len = (size_t)snprintf(ordinal, sizeof(ordinal),
+							    "CONTAINER_PARTIAL_ORDINAL=%u", p->ordinal + 1);
+			iov[n++] = rec->partial ? (struct iovec){ "CONTAINER_PARTIAL_LAST=false", 28 }
+						: (struct iovec){ "CONTAINER_PARTIAL_LAST=true", 27 };
+		}
+		r = send_entry(j, iov, n);
 	}
-	r = send_entry(j, iov, n);
+	if (r == -EAGAIN && j->blocking)
+		return r;
+	advance_partial(p, rec);
 	if (r < 0)
 		note_failure(j, r, rec->len);
 	return r;
 }
 
+static bool queue_empty(const struct journald_sink *j)
+{
+	return j->queue.head == j->queue.len;
+}
+
+/* Keeps a copy of rec, behind those kept already; -ENOMEM loses it (counted). */
+static int enqueue(struct journald_sink *j, const struct ctrlog_record *rec)
+{
+	struct queue *q = &j->queue;
+	struct queued h = { .len = rec->len, .stream = rec->stream, .partial = rec->partial };
+	size_t need = q->len + sizeof(h) + rec->len;
+
+	if (need > q->cap) {
+		size_t cap = need > 2 * q->cap ? need : 2 * q->cap;
+		char *buf = realloc(q->buf, cap);
+
+		if (!buf) {
+			advance_partial(&j->partial[rec->stream], rec);
+			note_failure(j, -ENOMEM, rec->len);
+			return -ENOMEM;
+		}
+		q->buf = buf;
+		q->cap = cap;
+	}
+	memcpy(q->buf + q->len, &h, sizeof(h));
+	memcpy(q->buf + q->len + sizeof(h), rec->data, rec->len);
+	q->len = need;
+	return 0;
+}
+
+/* The oldest kept record; its data points into the queue. */
+static struct ctrlog_record queue_front(const struct journald_sink *j)
+{
+	struct queued h;
+
+	memcpy(&h, j->queue.buf + j->queue.head, sizeof(h));
+	return (struct ctrlog_record){ .data = j->queue.buf + j->queue.head + sizeof(h),
+				       .len = h.len, .stream = h.stream, .partial = h.partial };
+}
+
+static void queue_pop(struct journald_sink *j, const struct ctrlog_record *rec)
+{
+	j->queue.head += sizeof(struct queued) + rec->len;
+	if (queue_empty(j))
+		j->queue.head = j->queue.len = 0;
+}
+
+/* Blocking mode: sends what a full queue did not take, oldest first. journald's socket says
+ * nothing when its queue has room again (we are not connected to it), so the core retries on
+ * a short timer. */
+static int jd_retry(struct ctrlog_sink *base, enum ctrlog_stream stream, int *ret_fd)
+{
+	struct journald_sink *j = (struct journald_sink *)base;
+
+	(void)stream; /* one queue for both streams, in the order the records came */
+	while (!queue_empty(j)) {
+		struct ctrlog_record rec = queue_front(j);
+
+		if (send_record(j, &rec) == -EAGAIN) {
+			*ret_fd = -1;
+			return -EAGAIN;
+		}
+		queue_pop(j, &rec);
+	}
+	return 0;
+}
+
+/* What is still kept is lost, counted as in an outage (a marker follows if journald takes
+ * entries again); from now on a full queue drops, as in non-blocking mode. */
+static void jd_stop_waiting(struct ctrlog_sink *base)
+{
+	struct journald_sink *j = (struct journald_sink *)base;
+
+	j->blocking = false;
+	while (!queue_empty(j)) {
+		struct ctrlog_record rec = queue_front(j);
+
+		advance_partial(&j->partial[rec.stream], &rec);
+		note_failure(j, -EAGAIN, rec.len);
+		queue_pop(j, &rec);
+	}
+}
+
+/* Returns -EAGAIN when any record was kept for later (blocking mode): nothing overtakes it. */
 static int jd_write_batch(struct ctrlog_sink *base, const struct ctrlog_batch *b)
 {
 	struct journald_sink *j = (struct journald_sink *)base;
@@ -228,8 +326,10 @@ static int jd_write_batch(struct ctrlog_sink *base, const struct ctrlog_batch *b
 			result = -EMSGSIZE;
 			continue;
 		}
-		r = send_record(j, &b->records[i]);
-		if (r < 0)
+		r = queue_empty(j) ? send_record(j, &b->records[i]) : -EAGAIN;
+		if (r == -EAGAIN && j->blocking && enqueue(j, &b->records[i]) < 0)
+			r = -ENOMEM;
+		if (r < 0 && result != -EAGAIN)
 			result = r;
 	}
 	return result;
@@ -247,6 +347,8 @@ static void jd_free(struct ctrlog_sink *base)
 
 	if (!j)
 		return;
+	jd_stop_waiting(base); /* what journald never took is counted as lost */
+	free(j->queue.buf);
 	for (size_t i = 0; i < j->n_fixed; i++)
 		free(j->fixed_text[i]);
 	for (size_t i = 0; i < j->n_labels; i++)
@@ -264,6 +366,8 @@ static const struct ctrlog_sink_ops journald_ops = {
 	.name = "journald",
 	.write_batch = jd_write_batch,
 	.flush = jd_flush,
+	.retry = jd_retry,
+	.stop_waiting = jd_stop_waiting,
 	.free = jd_free,
 };
 
@@ -336,7 +440,7 @@ int ctrlog_journald_sink_new(const struct ctrlog_config *cfg, struct ctrlog_stat
 	j->base.ops = &journald_ops;
 	j->base.stats = stats;
 	j->sock = -1;
-	j->send_flags = cfg->mode == CTRLOG_MODE_NON_BLOCKING ? MSG_DONTWAIT : 0;
+	j->blocking = cfg->mode == CTRLOG_MODE_BLOCKING;
 	/* Fails early and clearly when nothing listens on the journal socket, before the
 	 * container starts, rather than dropping its first lines. */
 	r = journal_socket(&j->sock);

@@ -4,10 +4,13 @@
  * stderr (which systemd hands to the journal for a monitor it runs). When it is the only sink
  * in blocking mode the core splices straight into these fds.
  *
- * In non-blocking mode whatever a full reader does not take is kept in a bounded buffer per
- * stream; when that is full, the rest of the read is dropped and counted, so a reader that
- * stalls never stalls the container. The caller's fds stay as they are: O_NONBLOCK belongs to
- * the open file description, which the shell that started us shares (see private_output()).
+ * Writes never wait, in either mode (see private_output()). In blocking mode what a full reader
+ * does not take is kept (at most what the core read before it stops reading that stream) and
+ * written when the output takes more, so the container waits, not the monitor. In non-blocking
+ * mode it is kept in a bounded buffer per stream; when that is full, the rest of the read is
+ * dropped and counted, so a reader that stalls never stalls the container. The caller's fds stay
+ * as they are: O_NONBLOCK belongs to the open file description, which the shell that started us
+ * shares.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +26,7 @@
 struct pending {
 	char *buf;
 	size_t len;
+	size_t cap; /* blocking mode: the size of buf, grown as needed */
 };
 
 struct passthrough_sink {
@@ -31,7 +35,7 @@ struct passthrough_sink {
 	bool owned[CTRLOG_N_STREAMS];  /* fds[i] is our private reopening: closed on free */
 	bool socket[CTRLOG_N_STREAMS]; /* written with send(MSG_DONTWAIT) */
 	bool failing; /* in a write-error episode (counted once, not per write) */
-	bool nonblocking;
+	bool nonblocking; /* also once blocking mode stopped waiting */
 	size_t pending_cap;
 	struct pending pending[CTRLOG_N_STREAMS];
 };
@@ -114,33 +118,83 @@ static int write_nonblocking(struct passthrough_sink *p, enum ctrlog_stream stre
 	}
 	/* The reader is full: keep what fits, drop the rest of this read. */
 	rest = p->pending_cap - q->len < len ? p->pending_cap - q->len : len;
-	memcpy(q->buf + q->len, data, rest);
+	if (rest > 0)
+		memcpy(q->buf + q->len, data, rest);
 	q->len += rest;
 	p->base.stats->dropped_bytes += len - rest;
 	return 0;
+}
+
+/* Blocking mode only; memory grows while a reader stalls, by at most a read per stream. */
+static int keep(struct pending *q, const char *data, size_t len)
+{
+	if (q->len + len > q->cap) {
+		size_t cap = q->len + len > 2 * q->cap ? q->len + len : 2 * q->cap;
+		char *buf = realloc(q->buf, cap);
+
+		if (!buf)
+			return -ENOMEM;
+		q->buf = buf;
+		q->cap = cap;
+	}
+	memcpy(q->buf + q->len, data, len);
+	q->len += len;
+	return 0;
+}
+
+/* Returns -EAGAIN when the reader is full: the rest is kept until pt_retry() sends it. */
+static int write_blocking(struct passthrough_sink *p, enum ctrlog_stream stream, const char *data,
+			  size_t len)
+{
+	struct pending *q = &p->pending[stream];
+	size_t written = 0;
+	int r = -EAGAIN;
+
+	if (q->len == 0) {
+		r = write_some(p, stream, data, len, &written);
+		p->base.stats->stream[stream].bytes_out += written;
+	}
+	if (r == -EAGAIN)
+		r = keep(q, data + written, len - written);
+	note_result(p, r, r < 0 ? len - written : 0);
+	return r < 0 ? r : q->len ? -EAGAIN : 0;
 }
 
 static int pt_write_raw(struct ctrlog_sink *base, enum ctrlog_stream stream, const char *data,
 			size_t len)
 {
 	struct passthrough_sink *p = (struct passthrough_sink *)base;
-	size_t written = 0;
-	int r;
 
 	base->stats->writes++;
 	if (p->nonblocking)
 		return write_nonblocking(p, stream, data, len);
-	r = ctrlog_write_all(p->fds[stream], data, len, &written);
-	base->stats->stream[stream].bytes_out += written;
-	note_result(p, r, len - written);
-	return r;
+	return write_blocking(p, stream, data, len);
+}
+
+static int pt_retry(struct ctrlog_sink *base, enum ctrlog_stream stream, int *ret_fd)
+{
+	struct passthrough_sink *p = (struct passthrough_sink *)base;
+
+	if (drain_pending(p, stream) != -EAGAIN)
+		return 0; /* all out, or failed (counted, nothing kept) */
+	*ret_fd = p->fds[stream];
+	return -EAGAIN;
+}
+
+static void drop_pending(struct passthrough_sink *p)
+{
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+		p->base.stats->dropped_bytes += p->pending[i].len;
+		p->pending[i].len = 0;
+	}
 }
 
 static int pt_splice_fd(struct ctrlog_sink *base, enum ctrlog_stream stream)
 {
 	struct passthrough_sink *p = (struct passthrough_sink *)base;
 
-	return p->nonblocking ? -1 : p->fds[stream];
+	/* A socket is the caller's description, maybe blocking: it gets send(MSG_DONTWAIT). */
+	return p->nonblocking || p->socket[stream] ? -1 : p->fds[stream];
 }
 
 static int pt_flush(struct ctrlog_sink *base)
@@ -150,6 +204,17 @@ static int pt_flush(struct ctrlog_sink *base)
 	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
 		(void)drain_pending(p, (enum ctrlog_stream)i);
 	return 0;
+}
+
+/* From now on as non-blocking mode without a buffer: what does not go out at once is dropped. */
+static void pt_stop_waiting(struct ctrlog_sink *base)
+{
+	struct passthrough_sink *p = (struct passthrough_sink *)base;
+
+	pt_flush(base);
+	drop_pending(p);
+	p->nonblocking = true;
+	p->pending_cap = 0;
 }
 
 /* The caller's fds stay the caller's; only our reopenings are closed. */
@@ -169,8 +234,7 @@ static void pt_free(struct ctrlog_sink *base)
 
 	/* A last attempt; what a stalled reader still has not taken is counted as dropped. */
 	pt_flush(base);
-	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
-		base->stats->dropped_bytes += p->pending[i].len;
+	drop_pending(p);
 	free_sink(p);
 }
 
@@ -179,6 +243,8 @@ static const struct ctrlog_sink_ops passthrough_ops = {
 	.write_raw = pt_write_raw,
 	.splice_fd = pt_splice_fd,
 	.flush = pt_flush,
+	.retry = pt_retry,
+	.stop_waiting = pt_stop_waiting,
 	.free = pt_free,
 };
 
@@ -213,6 +279,19 @@ static int private_output(struct passthrough_sink *p, int i, int fd)
 	return 0;
 }
 
+/* Blocking mode waits for a full reader in the core's epoll set, never in write(): that too
+ * needs an output that does not block. Without one (no /proc) the caller's fd is written as it
+ * is, the way it always was, and that is counted. */
+static void blocking_output(struct passthrough_sink *p, int i)
+{
+	int r = private_output(p, i, p->fds[i]);
+
+	if (r < 0) {
+		p->base.stats->internal_errors++;
+		p->base.stats->last_internal_error = r;
+	}
+}
+
 int ctrlog_passthrough_sink_new(const struct ctrlog_config *cfg, struct ctrlog_stats *stats,
 				struct ctrlog_sink **ret)
 {
@@ -231,8 +310,10 @@ int ctrlog_passthrough_sink_new(const struct ctrlog_config *cfg, struct ctrlog_s
 	p->pending_cap = cfg->buffer_size;
 	for (int i = 0; i < CTRLOG_N_STREAMS && r == 0; i++) {
 		p->fds[i] = cfg->passthrough_fds[i];
-		if (!p->nonblocking)
+		if (!p->nonblocking) {
+			blocking_output(p, i);
 			continue;
+		}
 		p->pending[i].buf = malloc(p->pending_cap ? p->pending_cap : 1);
 		r = p->pending[i].buf ? private_output(p, i, p->fds[i]) : -ENOMEM;
 	}

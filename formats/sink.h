@@ -26,6 +26,19 @@ struct ctrlog_sink_ops {
 	int (*flush)(struct ctrlog_sink *s);
 	int (*reopen)(struct ctrlog_sink *s);  /* NULL when there is nothing to reopen */
 	int (*rotate)(struct ctrlog_sink *s);  /* NULL when the sink does not rotate */
+	/*
+	 * Blocking mode never waits inside a call: write_batch and write_raw return -EAGAIN when
+	 * the sink could not send everything at once. It keeps (copies) the rest, in order, and
+	 * the core stops reading that stream, so the container waits on its full pipe while the
+	 * monitor's loop goes on. retry() sends what the sink keeps for the stream: 0 once
+	 * nothing is left, -EAGAIN while it still cannot, with *ret_fd the fd that reports
+	 * EPOLLOUT when it can, or -1 for retries on a timer. NULL for sinks that never wait.
+	 */
+	int (*retry)(struct ctrlog_sink *s, enum ctrlog_stream stream, int *ret_fd);
+	/* Waiting ends for good (a monitor shutting down): what the sink keeps is dropped and
+	 * counted, and from now on it sends what goes at once and drops the rest, as in
+	 * non-blocking mode. NULL for sinks that never wait. */
+	void (*stop_waiting)(struct ctrlog_sink *s);
 	/* Adds counters the sink keeps apart from the shared ones (another thread's). NULL if none. */
 	void (*collect_stats)(struct ctrlog_sink *s, struct ctrlog_stats *stats);
 	void (*free)(struct ctrlog_sink *s);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -21,7 +22,13 @@
  * chatty stdout cannot starve stderr. */
 #define READS_PER_DISPATCH 4
 #define TIMER_TAG CTRLOG_N_STREAMS
+/* A stalled sink's fd became writable, or the retry timer of stalled sinks expired. */
+#define STALL_TAG (CTRLOG_N_STREAMS + 1)
 #define MAX_SINKS 4
+/* Retries of a stalled sink that has no fd to wait on (journald's queue): 1 ms doubling to
+ * 100 ms, so a slow journald is caught up with at once and a frozen one costs 10 wake-ups/s. */
+#define STALL_RETRY_MIN_MS 1
+#define STALL_RETRY_MAX_MS 100
 
 struct stream {
 	int fd;              /* -1 when absent or at EOF */
@@ -31,6 +38,12 @@ struct stream {
 	size_t held;         /* unfinished line at buf[0..held) */
 	struct timespec held_since;
 	struct ctrlog_framer framer;
+	/* Blocking mode: a sink could not take all of this stream's output without waiting.
+	 * stall: just found out; blocked: the stream is not read (its fd is disabled in the epoll
+	 * set, so the pipe fills and the container waits) until every sink has sent what it kept. */
+	bool stall;
+	bool blocked;
+	int wait_fd; /* the fd it waits on for EPOLLOUT while blocked, -1 for timed retries */
 };
 
 struct ctrlog_logger {
@@ -39,6 +52,10 @@ struct ctrlog_logger {
 	int epfd;
 	int timerfd;
 	bool timer_armed;
+	int stall_timerfd;   /* retries for blocked streams whose sink has no fd to wait on */
+	uint32_t stall_retry_ms; /* the back-off of the current stall, 0 when none */
+	bool stall_timer_armed;
+	bool stopped_waiting; /* ctrlog_logger_stop_waiting(): sinks drop instead of waiting */
 	bool want_records;   /* some sink takes framed records */
 	struct timespec now; /* the clock reading of the batch being dispatched */
 	struct stream streams[CTRLOG_N_STREAMS];
@@ -73,10 +90,12 @@ static int emit_records(void *ctx, const struct ctrlog_record *records, size_t n
 
 	ss->records += n;
 	ss->partial_records += n_partial;
-	/* A failing sink counts its own errors; the others must still get the batch. */
+	/* A failing sink counts its own errors; the others must still get the batch. One that
+	 * must wait (-EAGAIN) keeps the records: the stream is not read until it sent them. */
 	for (size_t i = 0; i < l->n_sinks; i++)
-		if (l->sinks[i]->ops->write_batch)
-			(void)l->sinks[i]->ops->write_batch(l->sinks[i], &batch);
+		if (l->sinks[i]->ops->write_batch &&
+		    l->sinks[i]->ops->write_batch(l->sinks[i], &batch) == -EAGAIN)
+			l->streams[records[0].stream].stall = true;
 	return 0;
 }
 
@@ -168,8 +187,8 @@ static int consume(struct ctrlog_logger *l, struct stream *s, enum ctrlog_stream
 	l->stats.reads++;
 	l->stats.stream[id].bytes_in += n;
 	clock_now(l);
-	if (l->raw_sink)
-		(void)l->raw_sink->ops->write_raw(l->raw_sink, id, s->buf + s->held, n);
+	if (l->raw_sink && l->raw_sink->ops->write_raw(l->raw_sink, id, s->buf + s->held, n) == -EAGAIN)
+		s->stall = true;
 	if (!l->want_records)
 		return 0;
 	emitted = ctrlog_framer_feed(&s->framer, s->buf, s->held + n, &s->held);
@@ -182,16 +201,193 @@ static int consume(struct ctrlog_logger *l, struct stream *s, enum ctrlog_stream
 	return 0;
 }
 
-static void close_stream(struct stream *s)
+static void close_stream(struct ctrlog_logger *l, struct stream *s)
 {
+	int unread = 0;
+
 	/* Write errors are counted by the sinks; the stream ends either way. */
 	(void)emit_held(s, false);
 	(void)ctrlog_framer_end(&s->framer);
 	if (s->fd >= 0) {
+		/* Only a logger freed while a sink still stalls closes a stream unread: what
+		 * the container wrote is lost, and counted. */
+		if (s->blocked && ioctl(s->fd, FIONREAD, &unread) == 0 && unread > 0)
+			l->stats.dropped_bytes += (uint64_t)unread;
 		close(s->fd); /* also leaves the epoll set */
 		s->fd = -1;
 	}
 }
+
+/* --- stalled sinks (blocking mode) ------------------------------------------------------- */
+
+static int watch(struct ctrlog_logger *l, int op, int fd, uint32_t events, uint32_t tag)
+{
+	struct epoll_event ev = { .events = events, .data.u32 = tag };
+
+	return epoll_ctl(l->epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int arm_stall_timer(struct ctrlog_logger *l)
+{
+	struct itimerspec its = { 0 };
+	uint32_t ms;
+
+	if (l->stall_timer_armed)
+		return 0;
+	ms = l->stall_retry_ms ? 2 * l->stall_retry_ms : STALL_RETRY_MIN_MS;
+	l->stall_retry_ms = ms < STALL_RETRY_MAX_MS ? ms : STALL_RETRY_MAX_MS;
+	its.it_value.tv_sec = l->stall_retry_ms / 1000;
+	its.it_value.tv_nsec = (long)(l->stall_retry_ms % 1000) * 1000000;
+	if (timerfd_settime(l->stall_timerfd, 0, &its, NULL) < 0)
+		return -errno;
+	l->stall_timer_armed = true;
+	return 0;
+}
+
+/* stdout and stderr may wait on the same fd: one epoll entry serves both. */
+static bool wait_shared(const struct ctrlog_logger *l, const struct stream *s, int fd)
+{
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
+		if (&l->streams[i] != s && l->streams[i].blocked && l->streams[i].wait_fd == fd)
+			return true;
+	return false;
+}
+
+static void unwatch_wait(struct ctrlog_logger *l, struct stream *s)
+{
+	/* Cannot fail for an fd in the set; an fd closed meanwhile has left it already. */
+	if (s->wait_fd >= 0 && !wait_shared(l, s, s->wait_fd))
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->wait_fd, NULL);
+	s->wait_fd = -1;
+}
+
+/* Waits for fd to take more (EPOLLOUT); for the retry timer when fd is -1 (the sink has no
+ * fd that says so) or cannot be watched (counted; retrying on time works as well). */
+static int set_wait(struct ctrlog_logger *l, struct stream *s, int fd)
+{
+	int r;
+
+	if (fd >= 0 && fd == s->wait_fd)
+		return 0;
+	unwatch_wait(l, s);
+	if (fd >= 0) {
+		r = watch(l, EPOLL_CTL_ADD, fd, EPOLLOUT, STALL_TAG);
+		if (r == 0 || (r == -EEXIST && wait_shared(l, s, fd))) {
+			s->wait_fd = fd;
+			return 0;
+		}
+		l->stats.internal_errors++;
+		l->stats.last_internal_error = r;
+	}
+	return arm_stall_timer(l);
+}
+
+/* Asks the sinks to send what they keep for stream id: 0 once all did, else -EAGAIN and in
+ * *ret_fd what to wait for (-1: a timed retry). */
+static int retry_sinks(struct ctrlog_logger *l, enum ctrlog_stream id, int *ret_fd)
+{
+	for (size_t i = 0; i < l->n_sinks; i++) {
+		struct ctrlog_sink *k = l->sinks[i];
+
+		/* Other errors are the sink's to count; it keeps nothing after one. */
+		if (k->ops->retry && k->ops->retry(k, id, ret_fd) == -EAGAIN)
+			return -EAGAIN;
+	}
+	return 0;
+}
+
+static int unblock_stream(struct ctrlog_logger *l, struct stream *s, enum ctrlog_stream id)
+{
+	unwatch_wait(l, s);
+	s->blocked = false;
+	return s->fd >= 0 ? watch(l, EPOLL_CTL_MOD, s->fd, EPOLLIN, id) : 0;
+}
+
+/*
+ * A sink could not take all of stream id's output without waiting (out >= 0: the splice
+ * output is full). The stream is not read until it can, so the container is held back by its
+ * full pipe, while dispatch returns at once: the monitor's own loop and its signals go on.
+ */
+static int block_stream(struct ctrlog_logger *l, struct stream *s, enum ctrlog_stream id, int out)
+{
+	int fd = out;
+
+	s->stall = false;
+	if (out < 0 && retry_sinks(l, id, &fd) == 0)
+		return s->blocked ? unblock_stream(l, s, id) : 0;
+	/* Disabled, not removed, so that reading again cannot fail: a one-shot entry without
+	 * events reports at most a hang-up once, then nothing, until it is re-armed. */
+	if (!s->blocked && s->fd >= 0) {
+		int r = watch(l, EPOLL_CTL_MOD, s->fd, EPOLLONESHOT, id);
+
+		if (r < 0)
+			return r;
+	}
+	s->blocked = true;
+	return set_wait(l, s, fd);
+}
+
+/* Records made outside a read (idle flush, end of stream, flush) may have stalled a sink. */
+static int block_stalled_streams(struct ctrlog_logger *l)
+{
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+		struct stream *s = &l->streams[i];
+
+		if (s->stall) {
+			int r = block_stream(l, s, (enum ctrlog_stream)i, -1);
+
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* A stalled sink's fd takes more, or the retry timer expired: blocked streams whose sinks
+ * have sent everything are read again. */
+static int on_stall_event(struct ctrlog_logger *l)
+{
+	uint64_t expirations;
+	bool still_blocked = false;
+
+	if (read(l->stall_timerfd, &expirations, sizeof(expirations)) == (ssize_t)sizeof(expirations))
+		l->stall_timer_armed = false;
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+		struct stream *s = &l->streams[i];
+		int fd = -1, r;
+
+		if (!s->blocked)
+			continue;
+		r = retry_sinks(l, (enum ctrlog_stream)i, &fd) == 0 ?
+			unblock_stream(l, s, (enum ctrlog_stream)i) : set_wait(l, s, fd);
+		if (r < 0)
+			return r;
+		still_blocked |= s->blocked;
+	}
+	if (!still_blocked)
+		l->stall_retry_ms = 0; /* the next stall starts with a short retry again */
+	return 0;
+}
+
+/* ctrlog_logger_feed() has no fd to stop reading: the caller waits for the sink instead. */
+static int wait_unblocked(struct ctrlog_logger *l, struct stream *s)
+{
+	while (s->blocked) {
+		struct pollfd p = { .fd = s->wait_fd, .events = POLLOUT };
+		int r;
+
+		if (s->wait_fd < 0)
+			p = (struct pollfd){ .fd = l->stall_timerfd, .events = POLLIN };
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+		r = on_stall_event(l);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* --- reading ----------------------------------------------------------------------------- */
 
 /* Our pipe's O_NONBLOCK makes splice() non-blocking on both ends, so EAGAIN means either
  * "nothing to read" or "the output is full"; bytes waiting in the pipe tell which. */
@@ -228,17 +424,11 @@ static int splice_once(struct ctrlog_logger *l, struct stream *s, enum ctrlog_st
 	if (errno == EINTR)
 		return -EAGAIN;
 	if (errno == EAGAIN && output_full(s->fd)) {
-		/* Blocking mode: a full output slows the container; splice again once it drains. */
-		int r = ctrlog_wait_writable(out);
+		/* Blocking mode: a full output holds the container back; splice again once it
+		 * takes more. */
+		int r = block_stream(l, s, id, out);
 
-		if (r == 0)
-			return 1;
-		/* poll() itself failed (ENOMEM): counted, and the careful write path, which
-		 * waits and counts on its own, takes over rather than this loop spinning. */
-		l->stats.internal_errors++;
-		l->stats.last_internal_error = r;
-		s->splice = false;
-		return -EAGAIN;
+		return r < 0 ? r : 0;
 	}
 	if (errno == EAGAIN)
 		return -EAGAIN;
@@ -249,7 +439,7 @@ static int splice_once(struct ctrlog_logger *l, struct stream *s, enum ctrlog_st
 
 /*
  * Reads one stream. Returns 1 if the last read filled the buffer (more is probably waiting),
- * 0 if the stream is drained for now or ended.
+ * 0 if the stream is drained for now, blocked by a sink, or ended.
  */
 static int read_once(struct ctrlog_logger *l, struct stream *s, enum ctrlog_stream id)
 {
@@ -260,28 +450,29 @@ static int read_once(struct ctrlog_logger *l, struct stream *s, enum ctrlog_stre
 	if (s->splice) {
 		int r = splice_once(l, s, id, &eof);
 
-		if (r >= 0 && !eof)
-			return r;
-		if (!eof && !s->splice)
-			return 1; /* fell back: read at once */
-		if (!eof)
+		if (eof) {
+			close_stream(l, s);
 			return 0;
-		close_stream(s);
-		return 0;
+		}
+		if (r != -EAGAIN)
+			return r;
+		return !s->splice; /* fell back: read at once */
 	}
 	n = read(s->fd, s->buf + s->held, space);
 	if (n > 0) {
 		int r = consume(l, s, id, (size_t)n);
 
+		if (r == 0 && s->stall)
+			r = block_stream(l, s, id, -1);
 		if (r < 0)
 			return r;
-		return (size_t)n == space;
+		return !s->blocked && (size_t)n == space;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	/* EOF, or EIO from a pty master whose other side closed, or an error: the stream is
 	 * over either way. */
-	close_stream(s);
+	close_stream(l, s);
 	return 0;
 }
 
@@ -289,7 +480,7 @@ static int service_stream(struct ctrlog_logger *l, enum ctrlog_stream id, int ma
 {
 	struct stream *s = &l->streams[id];
 
-	for (int i = 0; (max_reads < 0 || i < max_reads) && s->fd >= 0; i++) {
+	for (int i = 0; (max_reads < 0 || i < max_reads) && s->fd >= 0 && !s->blocked; i++) {
 		int r = read_once(l, s, id);
 
 		if (r <= 0)
@@ -298,12 +489,13 @@ static int service_stream(struct ctrlog_logger *l, enum ctrlog_stream id, int ma
 	return 0;
 }
 
+/* Streams not over yet: those with an fd, and those whose output a sink still keeps. */
 static int open_streams(const struct ctrlog_logger *l)
 {
 	int n = 0;
 
 	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
-		n += l->streams[i].fd >= 0;
+		n += l->streams[i].fd >= 0 || l->streams[i].blocked;
 	return n;
 }
 
@@ -315,40 +507,88 @@ static void flush_sinks(struct ctrlog_logger *l)
 
 static int finish_round(struct ctrlog_logger *l)
 {
+	int r;
+
 	flush_sinks(l);
-	return arm_idle_timer_if_needed(l);
+	r = block_stalled_streams(l);
+	return r < 0 ? r : arm_idle_timer_if_needed(l);
 }
 
-int ctrlog_logger_dispatch(ctrlog_logger *l)
+/* Handles what the epoll set reports; streams get up to max_reads reads (none: 0). */
+static int handle_events(struct ctrlog_logger *l, int max_reads)
 {
-	struct epoll_event ev[CTRLOG_N_STREAMS + 1];
-	int n, r;
+	struct epoll_event ev[CTRLOG_N_STREAMS + 4];
+	int n = epoll_wait(l->epfd, ev, sizeof(ev) / sizeof(ev[0]), 0);
 
-	n = epoll_wait(l->epfd, ev, CTRLOG_N_STREAMS + 1, 0);
 	if (n < 0 && errno != EINTR)
 		return -errno;
 	for (int i = 0; i < n; i++) {
 		uint32_t tag = ev[i].data.u32;
+		int r;
 
-		r = tag == TIMER_TAG ? on_idle_timer(l) : service_stream(l, tag, READS_PER_DISPATCH);
+		if (tag == TIMER_TAG)
+			r = max_reads ? on_idle_timer(l) : 0;
+		else if (tag == STALL_TAG)
+			r = on_stall_event(l);
+		else
+			r = service_stream(l, tag, max_reads);
 		if (r < 0)
 			return r;
 	}
-	r = finish_round(l);
+	return 0;
+}
+
+int ctrlog_logger_dispatch(ctrlog_logger *l)
+{
+	int r = handle_events(l, READS_PER_DISPATCH);
+
+	if (r == 0)
+		r = finish_round(l);
 	return r < 0 ? r : open_streams(l);
 }
 
 int ctrlog_logger_drain(ctrlog_logger *l)
 {
-	int r;
+	int r = handle_events(l, 0); /* stalled sinks that can go on; streams are read below */
 
-	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+	for (int i = 0; i < CTRLOG_N_STREAMS && r == 0; i++)
 		r = service_stream(l, (enum ctrlog_stream)i, -1);
-		if (r < 0)
-			return r;
-	}
-	r = finish_round(l);
+	if (r == 0)
+		r = finish_round(l);
 	return r < 0 ? r : open_streams(l);
+}
+
+int ctrlog_logger_stalled(const ctrlog_logger *l)
+{
+	int n = 0;
+
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
+		n += l->streams[i].blocked;
+	return n;
+}
+
+int ctrlog_logger_stop_waiting(ctrlog_logger *l)
+{
+	int result = 0;
+
+	for (size_t i = 0; i < l->n_sinks; i++)
+		if (l->sinks[i]->ops->stop_waiting)
+			l->sinks[i]->ops->stop_waiting(l->sinks[i]);
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
+		struct stream *s = &l->streams[i];
+
+		/* A full output would stall splice() again: read, and let the sink drop. */
+		s->splice = false;
+		s->stall = false;
+		if (s->blocked) {
+			int r = unblock_stream(l, s, (enum ctrlog_stream)i);
+
+			if (r < 0 && result == 0)
+				result = r;
+		}
+	}
+	l->stall_retry_ms = 0;
+	return result;
 }
 
 static int stream_alloc(struct ctrlog_logger *l, struct stream *s, size_t read_size)
@@ -423,6 +663,10 @@ int ctrlog_logger_feed(ctrlog_logger *l, enum ctrlog_stream id, const void *buf,
 
 		memcpy(s->buf + s->held, p, n);
 		r = consume(l, s, id, n);
+		if (r == 0 && s->stall)
+			r = block_stream(l, s, id, -1);
+		if (r == 0)
+			r = wait_unblocked(l, s);
 		if (r < 0)
 			return r;
 		p += n;
@@ -433,11 +677,14 @@ int ctrlog_logger_feed(ctrlog_logger *l, enum ctrlog_stream id, const void *buf,
 
 int ctrlog_logger_feed_eof(ctrlog_logger *l, enum ctrlog_stream id)
 {
+	int r;
+
 	if ((unsigned)id >= CTRLOG_N_STREAMS)
 		return -EINVAL;
 	clock_now(l);
-	close_stream(&l->streams[id]);
-	return finish_round(l);
+	close_stream(l, &l->streams[id]);
+	r = finish_round(l);
+	return r < 0 ? r : wait_unblocked(l, &l->streams[id]);
 }
 
 int ctrlog_logger_flush(ctrlog_logger *l)
@@ -450,7 +697,7 @@ int ctrlog_logger_flush(ctrlog_logger *l)
 			return r;
 	}
 	flush_sinks(l);
-	return 0;
+	return block_stalled_streams(l);
 }
 
 enum sink_op { SINK_REOPEN, SINK_ROTATE };
@@ -562,6 +809,7 @@ int ctrlog_logger_new(const struct ctrlog_config *cfg, ctrlog_logger **ret_logge
 {
 	struct ctrlog_logger *l;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TIMER_TAG };
+	struct epoll_event stall_ev = { .events = EPOLLIN, .data.u32 = STALL_TAG };
 	int r;
 
 	r = validate_config(cfg);
@@ -573,13 +821,18 @@ int ctrlog_logger_new(const struct ctrlog_config *cfg, ctrlog_logger **ret_logge
 	l->max_line = cfg->max_line;
 	l->idle_flush_ms = cfg->idle_flush_ms;
 	l->timerfd = -1;
+	l->stall_timerfd = -1;
 	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
 		l->streams[i].fd = -1;
+		l->streams[i].wait_fd = -1;
 		ctrlog_framer_init(&l->streams[i].framer, (uint8_t)i, cfg->max_line, emit_records, l);
 	}
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	l->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (l->epfd < 0 || l->timerfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->timerfd, &ev) < 0) {
+	l->stall_timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (l->epfd < 0 || l->timerfd < 0 || l->stall_timerfd < 0 ||
+	    epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->timerfd, &ev) < 0 ||
+	    epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stall_timerfd, &stall_ev) < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -599,7 +852,7 @@ void ctrlog_logger_free(ctrlog_logger *l)
 		return;
 	clock_now(l);
 	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
-		close_stream(&l->streams[i]);
+		close_stream(l, &l->streams[i]);
 	flush_sinks(l);
 	for (size_t i = 0; i < l->n_sinks; i++)
 		l->sinks[i]->ops->free(l->sinks[i]);
@@ -607,6 +860,8 @@ void ctrlog_logger_free(ctrlog_logger *l)
 		free(l->streams[i].buf);
 	if (l->timerfd >= 0)
 		close(l->timerfd);
+	if (l->stall_timerfd >= 0)
+		close(l->stall_timerfd);
 	if (l->epfd >= 0)
 		close(l->epfd);
 	free(l);

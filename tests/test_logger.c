@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* logger/logger.c through the public API: fds and fed bytes in, sinks out, the idle timer,
- * stats, configuration errors, and the caller's fds left as they were. poll() can be made to
- * fail (wrapped, see tests/meson.build). */
+ * stats, configuration errors, the caller's fds left as they were, and stalled outputs in
+ * blocking mode. Watching an fd for EPOLLOUT can be made to fail (epoll_ctl() is wrapped, see
+ * tests/meson.build). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,19 +26,19 @@
 
 #define PREFIX 40 /* "<30-char time> stdout F " */
 
-int __real_poll(struct pollfd *fds, nfds_t n, int timeout);
-int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout);
+int __real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
 
-/* While set, poll() fails with this errno. */
-static int poll_errno;
+/* While set, adding an fd to watch for EPOLLOUT fails with this errno. */
+static int epoll_add_out_errno;
 
-int __wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
+int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	if (poll_errno) {
-		errno = poll_errno;
+	if (epoll_add_out_errno && op == EPOLL_CTL_ADD && (ev->events & EPOLLOUT)) {
+		errno = epoll_add_out_errno;
 		return -1;
 	}
-	return __real_poll(fds, n, timeout);
+	return __real_epoll_ctl(epfd, op, fd, ev);
 }
 
 /* The log reduced to "<stream> <tag> <content>" lines, after checking each prefix's shape. */
@@ -448,42 +450,188 @@ static void test_nonblocking_passthrough_socket(void **state)
 	check_nonblocking_passthrough(*state, sv[0], sv[1]);
 }
 
-/* Blocking passthrough waits in poll() for a full output; when poll() itself fails, that is
- * counted and the write path takes over (and counts its own failure), instead of the error
- * vanishing and the loop spinning on splice(). */
-static void test_failed_splice_wait_counted(void **state)
+/* A test's own fd made non-blocking: only the test's pipe ends, never the logger's outputs. */
+static void set_nonblocking(int fd)
 {
-	struct test_logger_fixture *f = *state;
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+}
+
+/* Writes numbered lines into the logger's input until its passthrough output, which nobody
+ * reads, stops taking them and the stream is stalled; returns how many bytes went in. Every
+ * dispatch returns at once: a logger that waited for the reader would hang here. */
+static size_t fill_until_stalled(ctrlog_logger *l, int in)
+{
+	static unsigned line;
+	size_t total = 0;
+	char buf[64];
+
+	for (int round = 0; round < 100000 && ctrlog_logger_stalled(l) == 0; round++) {
+		int len = snprintf(buf, sizeof(buf), "line %08u\n", line);
+		ssize_t n = write(in, buf, (size_t)len);
+
+		if (n == len) {
+			total += (size_t)n;
+			line++;
+		}
+		assert_true(n == len || (n < 0 && errno == EAGAIN));
+		assert_true(ctrlog_logger_dispatch(l) >= 0);
+	}
+	assert_int_equal(ctrlog_logger_stalled(l), 1);
+	return total;
+}
+
+/* Reads the stalled output until the logger has passed on everything and the input ended. */
+static size_t read_until_done(ctrlog_logger *l, int out, int in)
+{
+	struct pollfd p[2] = { { .fd = ctrlog_logger_get_fd(l), .events = POLLIN },
+			       { .fd = out, .events = POLLIN } };
+	static char buf[1 << 16];
+	size_t got = 0;
+	int open = 1;
+
+	close(in);
+	for (int round = 0; round < 100000 && open > 0; round++) {
+		ssize_t n;
+
+		assert_true(poll(p, 2, 1000) > 0);
+		while ((n = read(out, buf, sizeof(buf))) > 0)
+			got += (size_t)n;
+		open = ctrlog_logger_dispatch(l);
+		assert_true(open >= 0);
+	}
+	assert_int_equal(open, 0);
+	return got;
+}
+
+/*
+ * Blocking mode and a reader that stops reading: the logger never waits inside a call. It
+ * stops reading the stream (the container is held back by its full pipe), its fd is quiet
+ * meanwhile (no spinning monitor), and everything goes out once the reader reads again; the
+ * caller's fd keeps its flags.
+ */
+static void check_stalled_reader(struct test_logger_fixture *f, unsigned drivers)
+{
 	struct ctrlog_stats st;
-	char fill[4096];
+	struct pollfd quiet;
 	int in[2], out[2];
+	size_t sent, got;
 
 	assert_int_equal(pipe(in), 0);
 	assert_int_equal(pipe(out), 0);
-	/* The test's own pipe: O_NONBLOCK only to fill it, and so that writing to it fails
-	 * rather than blocks. */
-	assert_int_equal(fcntl(out[1], F_SETFL, O_NONBLOCK), 0);
-	memset(fill, 'f', sizeof(fill));
-	while (write(out[1], fill, sizeof(fill)) > 0)
-		;
+	set_nonblocking(in[1]);
+	set_nonblocking(out[0]);
+	f->cfg.drivers = drivers;
+	f->cfg.passthrough_fds[0] = out[1];
+	f->cfg.passthrough_fds[1] = out[1];
+	new_logger(f);
+	assert_int_equal(ctrlog_logger_add_fd(f->logger, in[0], CTRLOG_STDOUT), 0);
+	sent = fill_until_stalled(f->logger, in[1]);
+	quiet = (struct pollfd){ .fd = ctrlog_logger_get_fd(f->logger), .events = POLLIN };
+	assert_int_equal(poll(&quiet, 1, 50), 0);
+	assert_false(nonblocking(out[1]));
+	got = read_until_done(f->logger, out[0], in[1]);
+	assert_int_equal(got, sent);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.stream[0].bytes_in, sent);
+	assert_int_equal(st.dropped_bytes, 0);
+	assert_int_equal(st.write_errors, 0);
+	assert_int_equal(ctrlog_logger_stalled(f->logger), 0);
+	ctrlog_logger_free(f->logger);
+	f->logger = NULL;
+	assert_false(nonblocking(out[1]));
+	close(out[0]);
+	close(out[1]);
+}
+
+/* passthrough alone: spliced; the full output is waited for in the logger's epoll set. */
+static void test_stalled_reader_splice(void **state)
+{
+	check_stalled_reader(*state, CTRLOG_DRIVER_PASSTHROUGH);
+}
+
+/* With k8s-file: read and written; the passthrough sink keeps what did not go out. */
+static void test_stalled_reader_write(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	size_t len;
+	char *log;
+
+	check_stalled_reader(f, CTRLOG_DRIVER_PASSTHROUGH | CTRLOG_DRIVER_K8S_FILE);
+	log = test_read_file(f->log, &len);
+	assert_non_null(log);
+	assert_int_equal(len % (PREFIX + 14), 0); /* every line, each "line NNNNNNNN" */
+	free(log);
+}
+
+/* Giving up on a stalled reader: what the sink kept and what it cannot take from then on is
+ * dropped and counted, and the stream is read to its end without waiting. */
+static void test_stop_waiting_drops_and_counts(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	static char buf[1 << 16];
+	struct ctrlog_stats st;
+	int in[2], out[2];
+	size_t sent, got = 0;
+	ssize_t n;
+
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(out), 0);
+	set_nonblocking(in[1]);
+	f->cfg.drivers = CTRLOG_DRIVER_PASSTHROUGH | CTRLOG_DRIVER_K8S_FILE;
+	f->cfg.passthrough_fds[0] = out[1];
+	f->cfg.passthrough_fds[1] = out[1];
+	new_logger(f);
+	assert_int_equal(ctrlog_logger_add_fd(f->logger, in[0], CTRLOG_STDOUT), 0);
+	sent = fill_until_stalled(f->logger, in[1]);
+	assert_int_equal(ctrlog_logger_stop_waiting(f->logger), 0);
+	assert_int_equal(ctrlog_logger_stalled(f->logger), 0);
+	assert_int_equal(write(in[1], "more\n", 5), 5);
+	close(in[1]);
+	assert_int_equal(dispatch_until(f->logger, 0, 5000), 0);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.stream[0].bytes_in, sent + 5);
+	/* passthrough: what is in the output plus what was dropped; k8s-file: every line */
+	set_nonblocking(out[0]);
+	while ((n = read(out[0], buf, sizeof(buf))) > 0)
+		got += (size_t)n;
+	assert_true(st.dropped_bytes > 0);
+	assert_int_equal(got + st.dropped_bytes, sent + 5);
+	assert_int_equal(st.stream[0].records, sent / 14 + 1);
+	assert_int_equal(st.write_errors, 0);
+	ctrlog_logger_free(f->logger);
+	f->logger = NULL;
+	close(out[0]);
+	close(out[1]);
+}
+
+/* A stalled output that cannot be watched (epoll_ctl fails): counted, and retried on a timer
+ * instead, so nothing is lost and nothing hangs. */
+static void test_unwatchable_output_counted(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	struct ctrlog_stats st;
+	int in[2], out[2];
+	size_t sent;
+
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(out), 0);
+	set_nonblocking(in[1]);
+	set_nonblocking(out[0]);
 	f->cfg.drivers = CTRLOG_DRIVER_PASSTHROUGH;
 	f->cfg.passthrough_fds[0] = out[1];
 	f->cfg.passthrough_fds[1] = out[1];
 	new_logger(f);
 	assert_int_equal(ctrlog_logger_add_fd(f->logger, in[0], CTRLOG_STDOUT), 0);
-	assert_int_equal(write(in[1], "hello\n", 6), 6);
-	poll_errno = ENOMEM;
-	assert_true(ctrlog_logger_dispatch(f->logger) >= 0);
-	poll_errno = 0;
+	epoll_add_out_errno = ENOSPC;
+	sent = fill_until_stalled(f->logger, in[1]);
+	assert_int_equal(read_until_done(f->logger, out[0], in[1]), sent);
+	epoll_add_out_errno = 0;
 	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
-	assert_int_equal(st.internal_errors, 1);
-	assert_int_equal(st.last_internal_error, -ENOMEM);
-	assert_int_equal(st.write_errors, 1);
-	assert_int_equal(st.last_write_error, -ENOMEM);
-	assert_int_equal(st.dropped_bytes, 6);
+	assert_true(st.internal_errors >= 1);
+	assert_int_equal(st.last_internal_error, -ENOSPC);
+	assert_int_equal(st.dropped_bytes, 0);
 	ctrlog_logger_free(f->logger);
 	f->logger = NULL;
-	close(in[1]);
 	close(out[0]);
 	close(out[1]);
 }
@@ -508,7 +656,10 @@ int main(void)
 		T(test_rotate_api),
 		T(test_nonblocking_passthrough_pipe),
 		T(test_nonblocking_passthrough_socket),
-		T(test_failed_splice_wait_counted),
+		T(test_stalled_reader_splice),
+		T(test_stalled_reader_write),
+		T(test_stop_waiting_drops_and_counts),
+		T(test_unwatchable_output_counted),
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_id_validate),
 	};

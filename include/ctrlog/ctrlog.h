@@ -117,8 +117,10 @@ struct ctrlog_stats {
 	/* Rotation-failure episodes: a failure after a success (or the first). Meanwhile the live
 	 * file grows past max_size; rotation is tried again once per batch of records. */
 	uint64_t rotation_errors;
-	/* Failures of the logger's own calls that it worked around: a failed wait for a full
-	 * passthrough output (splice() is then given up for read() and write()). */
+	/* Failures of the logger's own calls that it worked around: a stalled sink's fd that
+	 * could not be watched (it is retried on a timer instead); in blocking mode, a passthrough
+	 * output that could not be reopened non-blocking (it is written as given, so a reader
+	 * that stalls stalls the monitor too). */
 	uint64_t internal_errors;
 	int32_t last_rotation_error; /* negative errno of the latest failed rotation, 0 if none */
 	int32_t last_compress_error; /* of the latest failed compression (that file stays plain) */
@@ -163,8 +165,11 @@ CTRLOG_API int ctrlog_logger_get_fd(const ctrlog_logger *logger);
 /*
  * Does all the work that is ready without waiting: reads the streams, frames lines, writes
  * sinks, fires idle flushes. Returns the number of streams still open (0 once every added fd
- * has reached EOF), or a negative errno on a failure of the logger itself. Sink write errors are
- * counted in the stats, not returned.
+ * has reached EOF and the sinks have taken its output), or a negative errno on a failure of the
+ * logger itself. Sink write errors are counted in the stats, not returned.
+ * In blocking mode a sink that cannot take more (a stdout nobody reads, a frozen journald) is
+ * not waited for here either: the stream is no longer read, so the container waits on its full
+ * pipe, and the logger's fd reports when the sink takes more again.
  */
 CTRLOG_API int ctrlog_logger_dispatch(ctrlog_logger *logger);
 
@@ -174,6 +179,17 @@ CTRLOG_API int ctrlog_logger_dispatch(ctrlog_logger *logger);
  * Returns as ctrlog_logger_dispatch().
  */
 CTRLOG_API int ctrlog_logger_drain(ctrlog_logger *logger);
+
+/* Blocking mode: the number of streams not read for now because a sink cannot take their
+ * output yet (the container is held back). */
+CTRLOG_API int ctrlog_logger_stalled(const ctrlog_logger *logger);
+
+/*
+ * Stops waiting for stalled sinks, for good (a monitor that gives up on them at shutdown):
+ * what they keep is dropped, and from now on what they cannot take at once is dropped too, as
+ * in non-blocking mode; all of it is counted in dropped_bytes. Stalled streams are read again.
+ */
+CTRLOG_API int ctrlog_logger_stop_waiting(ctrlog_logger *logger);
 
 /*
  * Logs bytes the monitor read itself, as if they came from the stream's fd. The logger copies
