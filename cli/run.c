@@ -597,19 +597,16 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The final drain stops waiting for stalled sinks: said once, with what it cost so far. */
-static void stop_waiting(struct monitor *m)
+/* Says once that the final drain gave up on a stalled sink, and what that lost: what the sink
+ * kept and what the command left in its pipes that it did not take at once. */
+static void report_gave_up(struct monitor *m, const struct ctrlog_stats *at_give_up)
 {
-	struct ctrlog_stats before, after;
-	int r;
+	struct ctrlog_stats now;
 
-	(void)ctrlog_logger_get_stats(m->logger, &before);
-	r = ctrlog_logger_stop_waiting(m->logger);
-	(void)ctrlog_logger_get_stats(m->logger, &after);
-	if (r < 0)
-		cli_error("run: giving up on a stalled output failed: %s", ctrlog_strerror(r));
-	cli_error("run: the log output stalls after the stop request: stopped waiting, %llu bytes dropped, and what the command left in its pipes goes where it can",
-		  (unsigned long long)(after.dropped_bytes - before.dropped_bytes));
+	if (ctrlog_logger_get_stats(m->logger, &now) < 0)
+		return;
+	cli_error("run: the log output still stalled after the stop request: stopped waiting for it, %llu bytes dropped",
+		  (unsigned long long)(now.dropped_bytes - at_give_up->dropped_bytes));
 }
 
 /*
@@ -644,7 +641,9 @@ static int drain_after_exit(struct monitor *m, int sfd)
 	struct pollfd p[2] = { { .fd = ctrlog_logger_get_fd(m->logger), .events = POLLIN },
 			       { .fd = sfd, .events = POLLIN } };
 	int64_t give_up_at = m->stop_requests ? now_ms() + STOP_DRAIN_MS : -1;
-	int open = ctrlog_logger_drain(m->logger), waited = 0;
+	int open = ctrlog_logger_drain(m->logger), waited = 0, r = 0;
+	struct ctrlog_stats at_give_up;
+	bool gave_up = false;
 
 	while (open > 0) {
 		bool stalled = ctrlog_logger_stalled(m->logger) > 0;
@@ -658,14 +657,19 @@ static int drain_after_exit(struct monitor *m, int sfd)
 		if (p[1].revents & POLLIN)
 			on_signal(m, sfd);
 		give_up_at = give_up_time(m, stops, give_up_at);
-		if (stalled && give_up_at >= 0 && now_ms() >= give_up_at &&
+		if (!gave_up && give_up_at >= 0 && now_ms() >= give_up_at &&
 		    ctrlog_logger_stalled(m->logger) > 0) {
-			stop_waiting(m);
-			give_up_at = -1;
+			(void)ctrlog_logger_get_stats(m->logger, &at_give_up);
+			gave_up = true;
+			r = ctrlog_logger_stop_waiting(m->logger);
+			if (r < 0)
+				break;
 		}
 		open = ctrlog_logger_drain(m->logger);
 	}
-	return open < 0 ? open : 0;
+	if (gave_up)
+		report_gave_up(m, &at_give_up);
+	return r < 0 ? r : open < 0 ? open : 0;
 }
 
 /* Logs until the command has exited, then drains what it left behind. */

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -62,8 +64,12 @@ struct journald_sink {
 	int sock;
 	struct iovec *native;
 	/* Blocking mode: records a full journald queue did not take yet, in order, sent again
-	 * (retry) before anything else; false in non-blocking mode and once waiting stopped. */
+	 * (retry) before anything else; false in non-blocking mode and once waiting stopped.
+	 * probe is connected to journald only to learn when its queue has room (see wait_fd());
+	 * sndbuf is sock's send buffer. */
 	bool blocking;
+	int probe;
+	int sndbuf;
 	struct queue {
 		char *buf;          /* struct queued headers, each followed by its bytes */
 		size_t head, len, cap;
@@ -274,9 +280,29 @@ static void queue_pop(struct journald_sink *j, const struct ctrlog_record *rec)
 		j->queue.head = j->queue.len = 0;
 }
 
-/* Blocking mode: sends what a full queue did not take, oldest first. journald's socket says
- * nothing when its queue has room again (we are not connected to it), so the core retries on
- * a short timer. */
+/*
+ * What says when a send can go on. A send waits for one of two things: room in our own send
+ * buffer (our datagrams count against it until journald reads them), reported by EPOLLOUT on
+ * our socket; or room in journald's queue (net.unix.max_dgram_qlen), which only a socket
+ * connected to journald's reports, so the probe is connected, afresh each time (a restarted
+ * journald has a new socket). -1 when neither can be had: the core retries on a timer.
+ */
+static int wait_fd(struct journald_sink *j)
+{
+	int outq = 0;
+
+	if (ioctl(j->sock, SIOCOUTQ, &outq) == 0 && outq >= j->sndbuf)
+		return j->sock;
+	if (j->probe < 0)
+		j->probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	/* Failing here means journald is gone: the retry then fails, and counts, at once. */
+	if (j->probe < 0 ||
+	    connect(j->probe, (const struct sockaddr *)&journal_address, sizeof(journal_address)) < 0)
+		return -1;
+	return j->probe;
+}
+
+/* Blocking mode: sends what a full queue did not take, oldest first. */
 static int jd_retry(struct ctrlog_sink *base, enum ctrlog_stream stream, int *ret_fd)
 {
 	struct journald_sink *j = (struct journald_sink *)base;
@@ -286,7 +312,7 @@ static int jd_retry(struct ctrlog_sink *base, enum ctrlog_stream stream, int *re
 		struct ctrlog_record rec = queue_front(j);
 
 		if (send_record(j, &rec) == -EAGAIN) {
-			*ret_fd = -1;
+			*ret_fd = wait_fd(j);
 			return -EAGAIN;
 		}
 		queue_pop(j, &rec);
@@ -359,6 +385,8 @@ static void jd_free(struct ctrlog_sink *base)
 	free(j->message);
 	if (j->sock >= 0)
 		close(j->sock);
+	if (j->probe >= 0)
+		close(j->probe);
 	free(j);
 }
 
@@ -440,12 +468,17 @@ int ctrlog_journald_sink_new(const struct ctrlog_config *cfg, struct ctrlog_stat
 	j->base.ops = &journald_ops;
 	j->base.stats = stats;
 	j->sock = -1;
+	j->probe = -1;
 	j->blocking = cfg->mode == CTRLOG_MODE_BLOCKING;
 	/* Fails early and clearly when nothing listens on the journal socket, before the
 	 * container starts, rather than dropping its first lines. */
 	r = journal_socket(&j->sock);
 	if (r < 0)
 		goto fail;
+	if (getsockopt(j->sock, SOL_SOCKET, SO_SNDBUF, &j->sndbuf, &(socklen_t){ sizeof(j->sndbuf) }) < 0) {
+		r = -errno;
+		goto fail;
+	}
 	r = build_fixed_fields(j, cfg);
 	if (r < 0)
 		goto fail;

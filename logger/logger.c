@@ -527,7 +527,7 @@ static int handle_events(struct ctrlog_logger *l, int max_reads)
 		int r;
 
 		if (tag == TIMER_TAG)
-			r = max_reads ? on_idle_timer(l) : 0;
+			r = on_idle_timer(l);
 		else if (tag == STALL_TAG)
 			r = on_stall_event(l);
 		else
@@ -549,7 +549,7 @@ int ctrlog_logger_dispatch(ctrlog_logger *l)
 
 int ctrlog_logger_drain(ctrlog_logger *l)
 {
-	int r = handle_events(l, 0); /* stalled sinks that can go on; streams are read below */
+	int r = handle_events(l, 0); /* timers, stalled sinks; the streams are read below */
 
 	for (int i = 0; i < CTRLOG_N_STREAMS && r == 0; i++)
 		r = service_stream(l, (enum ctrlog_stream)i, -1);
