@@ -135,7 +135,7 @@ static int arm_idle_timer_if_needed(struct ctrlog_logger *l)
 		struct stream *s = &l->streams[i];
 		int64_t left;
 
-		if (s->held == 0)
+		if (s->held == 0 || s->blocked)
 			continue;
 		left = (int64_t)l->idle_flush_ms - ms_between(&s->held_since, &l->now);
 		if (left > (int64_t)l->idle_flush_ms)
@@ -168,7 +168,9 @@ static int on_idle_timer(struct ctrlog_logger *l)
 	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
 		struct stream *s = &l->streams[i];
 
-		if (s->held > 0 && ms_between(&s->held_since, &l->now) >= (int64_t)l->idle_flush_ms) {
+		/* A blocked stream's line may well go on in the pipe we do not read. */
+		if (s->held > 0 && !s->blocked &&
+		    ms_between(&s->held_since, &l->now) >= (int64_t)l->idle_flush_ms) {
 			int r = emit_held(s, true);
 
 			if (r < 0)
@@ -300,6 +302,10 @@ static int unblock_stream(struct ctrlog_logger *l, struct stream *s, enum ctrlog
 {
 	unwatch_wait(l, s);
 	s->blocked = false;
+	/* The time it was not read is not the container's idleness: its unfinished line ages
+	 * for the idle flush from now on. */
+	clock_now(l);
+	s->held_since = l->now;
 	return s->fd >= 0 ? watch(l, EPOLL_CTL_MOD, s->fd, EPOLLIN, id) : 0;
 }
 
