@@ -194,13 +194,36 @@ static void advance_partial(struct partial_state *p, const struct ctrlog_record 
 	}
 }
 
+/* The record's fields after the fixed ones, in j->iov; returns how many fields there are. */
+static size_t record_fields(struct journald_sink *j, const struct ctrlog_record *rec,
+			    char *ordinal, size_t ordinal_size)
+{
+	struct partial_state *p = &j->partial[rec->stream];
+	struct iovec *iov = j->iov;
+	size_t n = j->n_iov_fixed;
+
+	memcpy(j->message + strlen(MESSAGE_KEY), rec->data, rec->len);
+	iov[n++] = (struct iovec){ j->message, strlen(MESSAGE_KEY) + rec->len };
+	iov[n++] = rec->stream == CTRLOG_STDERR ? (struct iovec){ "PRIORITY=3", 10 }
+						: (struct iovec){ "PRIORITY=6", 10 };
+	if (p->open) {
+		if (rec->partial)
+			iov[n++] = (struct iovec){ "CONTAINER_PARTIAL_MESSAGE=true", 30 };
+		iov[n++] = (struct iovec){ p->id_field, sizeof(p->id_field) - 1 };
+		iov[n].iov_base = ordinal;
+		iov[n++].iov_len = (size_t)snprintf(ordinal, ordinal_size,
+						    "CONTAINER_PARTIAL_ORDINAL=%u", p->ordinal + 1);
+		iov[n++] = rec->partial ? (struct iovec){ "CONTAINER_PARTIAL_LAST=false", 28 }
+					: (struct iovec){ "CONTAINER_PARTIAL_LAST=true", 27 };
+	}
+	return n;
+}
+
 /* Sends one record (after the marker of an outage, if one is owed). Returns -EAGAIN, with
  * nothing changed, when blocking mode is to send it again; any other failure loses it. */
 static int send_record(struct journald_sink *j, const struct ctrlog_record *rec)
 {
 	struct partial_state *p = &j->partial[rec->stream];
-	struct iovec *iov = j->iov;
-	size_t n = j->n_iov_fixed;
 	char ordinal[48];
 	int r = 0;
 
@@ -208,23 +231,8 @@ static int send_record(struct journald_sink *j, const struct ctrlog_record *rec)
 		new_partial_id(j, p);
 	if (j->error)
 		r = send_marker(j); /* still unreachable: the record is lost */
-	if (r == 0) {
-		memcpy(j->message + strlen(MESSAGE_KEY), rec->data, rec->len);
-		iov[n++] = (struct iovec){ j->message, strlen(MESSAGE_KEY) + rec->len };
-		iov[n++] = rec->stream == CTRLOG_STDERR ? (struct iovec){ "PRIORITY=3", 10 }
-							: (struct iovec){ "PRIORITY=6", 10 };
-		if (p->open) {
-			if (rec->partial)
-				iov[n++] = (struct iovec){ "CONTAINER_PARTIAL_MESSAGE=true", 30 };
-			iov[n++] = (struct iovec){ p->id_field, sizeof(p->id_field) - 1 };
-			iov[n].iov_base = ordinal;
-			iov[n++].iov_len = (size_t)snprintf(ordinal, sizeof(ordinal),
-							    "CONTAINER_PARTIAL_ORDINAL=%u", p->ordinal + 1);
-			iov[n++] = rec->partial ? (struct iovec){ "CONTAINER_PARTIAL_LAST=false", 28 }
-						: (struct iovec){ "CONTAINER_PARTIAL_LAST=true", 27 };
-		}
-		r = send_entry(j, iov, n);
-	}
+	if (r == 0)
+		r = send_entry(j, j->iov, record_fields(j, rec, ordinal, sizeof(ordinal)));
 	if (r == -EAGAIN && j->blocking)
 		return r;
 	advance_partial(p, rec);

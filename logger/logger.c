@@ -25,8 +25,9 @@
 /* A stalled sink's fd became writable, or the retry timer of stalled sinks expired. */
 #define STALL_TAG (CTRLOG_N_STREAMS + 1)
 #define MAX_SINKS 4
-/* Retries of a stalled sink that has no fd to wait on (journald's queue): 1 ms doubling to
- * 100 ms, so a slow journald is caught up with at once and a frozen one costs 10 wake-ups/s. */
+/* Retries of a stalled sink without an fd to wait on (a journald that cannot be probed, an fd
+ * that cannot be watched): 1 ms doubling to 100 ms, so a short stall ends at once and a long
+ * one costs 10 wake-ups/s. */
 #define STALL_RETRY_MIN_MS 1
 #define STALL_RETRY_MAX_MS 100
 
@@ -55,7 +56,7 @@ struct ctrlog_logger {
 	int stall_timerfd;   /* retries for blocked streams whose sink has no fd to wait on */
 	uint32_t stall_retry_ms; /* the back-off of the current stall, 0 when none */
 	bool stall_timer_armed;
-	bool stopped_waiting; /* ctrlog_logger_stop_waiting(): sinks drop instead of waiting */
+	bool no_watching;    /* watching a stalled sink's fd failed once: timed retries only */
 	bool want_records;   /* some sink takes framed records */
 	struct timespec now; /* the clock reading of the batch being dispatched */
 	struct stream streams[CTRLOG_N_STREAMS];
@@ -264,7 +265,8 @@ static void unwatch_wait(struct ctrlog_logger *l, struct stream *s)
 }
 
 /* Waits for fd to take more (EPOLLOUT); for the retry timer when fd is -1 (the sink has no
- * fd that says so) or cannot be watched (counted; retrying on time works as well). */
+ * fd that says so) or cannot be watched: counted once, and timed retries from then on, which
+ * work as well, only later. */
 static int set_wait(struct ctrlog_logger *l, struct stream *s, int fd)
 {
 	int r;
@@ -272,12 +274,13 @@ static int set_wait(struct ctrlog_logger *l, struct stream *s, int fd)
 	if (fd >= 0 && fd == s->wait_fd)
 		return 0;
 	unwatch_wait(l, s);
-	if (fd >= 0) {
+	if (fd >= 0 && !l->no_watching) {
 		r = watch(l, EPOLL_CTL_ADD, fd, EPOLLOUT, STALL_TAG);
 		if (r == 0 || (r == -EEXIST && wait_shared(l, s, fd))) {
 			s->wait_fd = fd;
 			return 0;
 		}
+		l->no_watching = true;
 		l->stats.internal_errors++;
 		l->stats.last_internal_error = r;
 	}
