@@ -194,7 +194,8 @@ CTRLOG_API int ctrlog_logger_stop_waiting(ctrlog_logger *logger);
 /*
  * Logs bytes the monitor read itself, as if they came from the stream's fd. The logger copies
  * what it needs; buf stays the caller's. ctrlog_logger_feed_eof() ends the stream (a held
- * unfinished line is written as F).
+ * unfinished line is written as F). Having no fd to stop reading, both wait for a stalled sink
+ * in blocking mode.
  */
 CTRLOG_API int ctrlog_logger_feed(ctrlog_logger *logger, enum ctrlog_stream stream,
 				  const void *buf, size_t len);
