@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rotate/naming.h"
@@ -102,20 +103,28 @@ static int parse_last_rotation(const char *buf, uint64_t *ret_last)
 int ctrlog_last_rotation_load(int dirfd, const char *name, uint64_t *ret_last)
 {
 	char path[512], buf[32] = "";
+	struct stat st;
 	ssize_t n;
 	int fd, r;
 
 	if (ctrlog_last_rotation_name(name, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Never blocks on a FIFO put in its place. */
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		if (errno != ENOENT)
 			return -errno;
 		*ret_last = 0;
 		return 0;
 	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	r = n < 0 ? -errno : parse_last_rotation(buf, ret_last);
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EBADMSG;
+	else if ((n = read(fd, buf, sizeof(buf) - 1)) < 0)
+		r = -errno;
+	else
+		r = parse_last_rotation(buf, ret_last);
 	close(fd);
 	return r;
 }

@@ -34,8 +34,9 @@ int ctrlog_rotated_parse(const char *name, const char *entry, uint64_t *ret_n);
 int ctrlog_last_rotation_name(const char *name, char *buf, size_t size);
 
 /* The last N recorded in dirfd into *ret_last, 0 when there is no record yet (ENOENT). Any
- * other failure is returned: -EBADMSG for a record that is not a number, or the errno of
- * opening or reading it. The writer uses this: guessing would reuse numbers. */
+ * other failure is returned: -EBADMSG for a record that is not a number (or not a regular
+ * file: it is opened without blocking), or the errno of opening or reading it. The writer uses
+ * this: guessing would reuse numbers. */
 int ctrlog_last_rotation_load(int dirfd, const char *name, uint64_t *ret_last);
 
 /* The same for readers, to whom a missing or unreadable record only means "go by the files
