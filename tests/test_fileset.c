@@ -364,8 +364,8 @@ static void test_last_rotation_unreadable(void **state)
 	make_file(f, ".ctr.log.last-rotation", "");
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), -EBADMSG);
 	assert_int_equal(unlink(rec), 0);
-	assert_int_equal(mkdir(rec, 0700), 0); /* read() fails: EISDIR */
-	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), -EISDIR);
+	assert_int_equal(mkdir(rec, 0700), 0); /* not a regular file: a bad record too */
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), -EBADMSG);
 	assert_null(f->logger);
 	assert_int_equal(rmdir(rec), 0);
 	/* The floor is the greater of the record and the files on disk. */
