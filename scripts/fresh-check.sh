@@ -110,6 +110,7 @@ ensure_base() {
 		>"$dir.debootstrap.log" 2>&1 || die "debootstrap failed, see $dir.debootstrap.log"
 	# What debootstrap downloaded is not part of a fresh machine's state.
 	rm -f "$dir"/var/cache/apt/archives/*.deb
+	chmod 0755 "$dir"
 	tar --numeric-owner --xattrs -C "$dir" -cf "$tarball.tmp" .
 	mv "$tarball.tmp" "$tarball"
 	echo "mirror=$mirror built=$(date -u +%FT%TZ)" >"$tarball.info"
@@ -268,9 +269,9 @@ main() {
 	mkdir -p "$logs"
 	logs=$(cd "$logs" && pwd)
 	root=$(mktemp -d /var/tmp/ctrlog-fresh.root.XXXXXX)
-	chmod 0755 "$root" # mktemp's 0700 would hide the whole root from every user but root
 	echo "fresh-check: root $root, logs $logs, commit $commit" >&2
 	tar --numeric-owner --xattrs -C "$root" -xf "$tarball"
+	chmod 0755 "$root" # as a machine's /; mktemp's 0700 would lock out every user but root
 	host_apt_config "$root"
 	git clone -q --no-hardlinks "$repo" "$root/root/ctrlog"
 	git -C "$root/root/ctrlog" -c advice.detachedHead=false checkout -q --detach "$commit"
