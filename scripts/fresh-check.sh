@@ -18,6 +18,8 @@
 #   --timeout SECS  limit for each command (default 5400, CI's limit for a run)
 #   --refresh       rebuild the cached base tarball
 #   --keep          keep the root (under /var/tmp) for inspection instead of removing it
+# and, to look into a kept root with the same mounts (what is left running is killed after):
+#   bash scripts/fresh-check.sh enter ROOT [SHELL-COMMAND]   (default: an interactive bash)
 # The base root is cached as $CTRLOG_FRESH_CACHE/bookworm-minbase.tar
 # (default /var/cache/ctrlog-fresh), built once with the mirror the host's apt uses.
 # Exit status: 0 if every command exited 0 and nothing was left running, 1 otherwise, 2 on a
@@ -50,15 +52,17 @@ mount_root() {
 	mkdir -p "$r/run/lock"
 }
 
+# The environment of a root login, nothing of the caller's.
+login_env=(/usr/bin/env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb
+	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+
 # run_one ROOT LOGDIR NAME TIMEOUT : runs the quick-start command NAME in ROOT as a root login
 # would (clean environment, no stdin); records NAME.log, NAME.status and NAME.seconds.
 run_one() {
 	local r=$1 logs=$2 name=$3 limit=$4 start end status=0
 	echo "fresh-check: running scripts/$name.sh (log: $logs/$name.log)" >&2
 	start=$(date +%s.%N)
-	timeout --kill-after=30 "$limit" chroot "$r" /usr/bin/env -i HOME=/root USER=root \
-		LOGNAME=root SHELL=/bin/bash TERM=dumb \
-		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	timeout --kill-after=30 "$limit" chroot "$r" "${login_env[@]}" \
 		/bin/bash -c "cd /root/ctrlog && bash scripts/$name.sh" \
 		</dev/null >"$logs/$name.log" 2>&1 || status=$?
 	end=$(date +%s.%N)
@@ -79,6 +83,15 @@ if [[ ${1:-} == __inner ]]; then
 	shift
 	inner "$@"
 	exit 0
+fi
+if [[ ${1:-} == __enter ]]; then
+	mount_root "$2"
+	if (($# > 2)); then
+		chroot "$2" "${login_env[@]}" /bin/bash -c "cd /root/ctrlog && $3"
+	else
+		chroot "$2" "${login_env[@]}" /bin/bash -i
+	fi
+	exit
 fi
 
 # --- on the host ---------------------------------------------------------------------------
@@ -238,7 +251,29 @@ summary() {
 	} | tee "$logs/summary.txt"
 }
 
+# enter ROOT [COMMAND] : COMMAND (or a shell) in a root kept by --keep, mounted as for a run.
+enter() {
+	local r=${1:?} status=0 logs
+	[[ -d $r/root/ctrlog ]] || die "$r: not a root kept by fresh-check --keep"
+	r=$(cd "$r" && pwd)
+	shift
+	unshare -m --propagation private -- bash "$0" __enter "$r" "$@" || status=$?
+	logs=$(mktemp -d)
+	reap_leftovers "$r" "$logs"
+	if [[ -s $logs/leftovers.txt ]]; then
+		echo "fresh-check: left running in the root (killed):" >&2
+		cat "$logs/leftovers.txt" >&2
+	fi
+	rm -rf "$logs"
+	return "$status"
+}
+
 main() {
+	if [[ ${1:-} == enter ]]; then
+		shift
+		enter "$@"
+		return
+	fi
 	local repo rev="" logs="" limit=5400 refresh=0 keep=0 cmds=() cache tarball commit
 	local root status=0 name
 	repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -295,4 +330,6 @@ main() {
 	return "$status"
 }
 
-main "$@"
+# On one line: bash has read it whole before running it, so an edit of this file during a run
+# cannot make bash go on reading the edited text.
+main "$@"; exit
