@@ -14,6 +14,7 @@ trap 'set +e; journald_reap_all "$T"; _e2e_cleanup' EXIT
 
 # No journald at all: an empty /run/systemd, as on a host without systemd.
 no_journald() {
+	mkdir -p /run/systemd /run/log # a fresh machine's /run may have neither
 	mount -t tmpfs tmpfs /run/systemd
 	mount -t tmpfs tmpfs /run/log
 }

@@ -39,8 +39,11 @@ since_until_compressed() {
 		'seq 1 100000; sleep 2; seq 100001 200000' >/dev/null 2>&1 </dev/null &
 	track_pid $!
 	wait_for 10 eval 'grep -q " 100000\$" "$ROOT/su/ctr.log" 2>/dev/null' || fail "part A not written"
+	local boundary before
+	before=$(rotations su)
 	"$CTRLOG" rotate --root "$ROOT" su || fail "ctrlog rotate failed"
-	local boundary
+	# ctrlog rotate only signals the monitor: wait until it has rotated.
+	wait_for 10 eval '[ "$(rotations su)" -gt "$before" ]' || fail "ctrlog rotate did not rotate"
 	boundary=$(rotations su)
 	wait_for 20 test -f "$ROOT/su/exit" || fail "container did not exit"
 	[ -f "$ROOT/su/ctr.log.$boundary.zst" ] || fail "file $boundary (end of part A) is not compressed"
