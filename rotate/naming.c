@@ -43,6 +43,29 @@ out:
 	return r;
 }
 
+int ctrlog_open_regular(int dirfd, const char *name, int flags, mode_t mode, struct stat *ret_st)
+{
+	struct stat st;
+	int fd = openat(dirfd, name, flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	else if (fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) /* F_SETFL ignores O_CREAT & co. */
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	if (ret_st)
+		*ret_st = st;
+	return fd;
+}
+
 int ctrlog_rotated_name(const char *name, uint64_t n, const char *suffix, char *buf, size_t size)
 {
 	int len = snprintf(buf, size, "%s.%llu%s", name, (unsigned long long)n, suffix);
@@ -83,6 +106,13 @@ int ctrlog_last_rotation_name(const char *name, char *buf, size_t size)
 	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
 }
 
+int ctrlog_lock_name(const char *name, char *buf, size_t size)
+{
+	int len = snprintf(buf, size, ".%s.lock", name);
+
+	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
+}
+
 /* "<digits>\n" as write_last_seq() writes it, nothing else. */
 static int parse_last_rotation(const char *buf, uint64_t *ret_last)
 {
@@ -107,10 +137,10 @@ int ctrlog_last_rotation_load(int dirfd, const char *name, uint64_t *ret_last)
 
 	if (ctrlog_last_rotation_name(name, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = ctrlog_open_regular(dirfd, path, O_RDONLY, 0, NULL);
 	if (fd < 0) {
-		if (errno != ENOENT)
-			return -errno;
+		if (fd != -ENOENT)
+			return fd;
 		*ret_last = 0;
 		return 0;
 	}

@@ -114,8 +114,10 @@ struct ctrlog_stats {
 	uint64_t compress_errors;    /* rotated files that failed to compress (they stay plain) */
 	int32_t last_write_error;    /* negative errno of the latest failed write, 0 if none */
 	uint32_t last_write_error_driver; /* the CTRLOG_DRIVER_* sink it happened in */
-	/* Rotation-failure episodes: a failure after a success (or the first). Meanwhile the live
-	 * file grows past max_size; rotation is tried again once per batch of records. */
+	/* Rotation-failure episodes: a failure after a success (or the first). Meanwhile the
+	 * size limit holds: nothing is written (records are dropped, counted in dropped_bytes, and
+	 * a marker record tells the loss once writing works again), and rotation is tried again
+	 * after a back-off of 50 ms doubling up to 2 s. Writing resumes in a new live file. */
 	uint64_t rotation_errors;
 	/* Failures of the logger's own calls that it worked around: a failed wait for a full
 	 * passthrough output (splice() is then given up for read() and write()). */
@@ -123,6 +125,10 @@ struct ctrlog_stats {
 	int32_t last_rotation_error; /* negative errno of the latest failed rotation, 0 if none */
 	int32_t last_compress_error; /* of the latest failed compression (that file stays plain) */
 	int32_t last_internal_error; /* of the latest internal error counted above */
+	/* Rotated files deleted ahead of retention because a write failed for lack of space
+	 * (ENOSPC, EDQUOT): the oldest go first, down to the live file alone, until the write
+	 * fits. A compression that failed for lack of space is tried again later. */
+	uint64_t freed_files;
 };
 
 typedef struct ctrlog_logger ctrlog_logger;
