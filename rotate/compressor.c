@@ -72,9 +72,12 @@ static int compress_one(struct ctrlog_fileset *fs, uint64_t n)
 		close(in);
 		return r;
 	}
-	out = openat(fs->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	/* Whatever is at the work-in-progress name is no log of ours (recovery removes it too):
+	 * a FIFO planted there would block open() for writing until someone reads it. */
+	(void)unlinkat(fs->dirfd, tmp, 0);
+	out = ctrlog_open_regular(fs->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL, 0640, NULL);
 	if (out < 0) {
-		r = -errno;
+		r = out;
 		goto out;
 	}
 	r = ctrlog_zst_compress_fd(in, out, fs->comp.level, 0);

@@ -595,7 +595,7 @@ static void test_compression_error_reported(void **state)
 	f->cfg.compress_level = 1;
 	f->cfg.max_size = 0;
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
-	assert_int_equal(mkdir(tmp, 0700), 0); /* the .zst.tmp cannot be opened: EISDIR */
+	assert_int_equal(mkdir(tmp, 0700), 0); /* the .zst.tmp cannot be created: EEXIST */
 	for (int i = 0; i < 2; i++) {
 		feed_numbered(f, i, i + 1);
 		assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
@@ -605,7 +605,7 @@ static void test_compression_error_reported(void **state)
 		assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
 	}
 	assert_int_equal(st.compress_errors, 1);
-	assert_int_equal(st.last_compress_error, -EISDIR);
+	assert_int_equal(st.last_compress_error, -EEXIST);
 	close_logger(f);
 	assert_true(exists(f, "ctr.log.1"));
 	assert_false(exists(f, "ctr.log.1.zst"));
