@@ -120,11 +120,10 @@ t_rotate_idle() {
 		assert_eq "0||" "$RC|$(cat "$T/out")|$(cat "$T/err")" "ctrlog rotate: status|stdout|stderr"
 		sleep 0.2 # signals sent faster would merge into one
 	done
-	wait_for test -e "$d/ctr.log.1" || fail "the line was never rotated"
 	kill -TERM "$MON"
 	wait_monitor "$MON"
 	assert_eq "one" "$("$CTRLOG" logs --root "$ROOT" idle)" "logs after 8 rotations"
-	[ ! -e "$d/ctr.log.2" ] || fail "an empty file was rotated: $(ls -a "$d")"
+	[ -e "$d/ctr.log.1" ] && [ ! -e "$d/ctr.log.2" ] || fail "rotated files: $(ls -a "$d" | tr '\n' ' ')"
 }
 
 # --- 12.6: two monitors, one log ------------------------------------------------------------------
@@ -132,6 +131,7 @@ t_rotate_idle() {
 t_shared_log_path() {
 	local log=$T/shared/ctr.log
 	mkdir -p "$T/shared"
+	at_check_end "touch '$T/go-first'"
 	start_monitor first --log-path "$log" -- sh -c "echo a1; while [ ! -e '$T/go-first' ]; do sleep 0.02; done; echo a2"
 	wait_for grep -sc ' stdout F a1$' "$log" >/dev/null || fail "no record from the first"
 	run_ctrlog "$T/out" "$T/err" run --root "$ROOT" --id second --log-path "$log" -- echo b1
@@ -168,6 +168,7 @@ t_fifo_last_rotation_record() {
 # monitor, waiting for it at exit, never wrote its exit file.
 t_fifo_compressor() {
 	local d=$ROOT/zfifo
+	at_check_end "touch '$T/go-z'"
 	start_monitor zfifo --log-max-size 10k -- sh -c "'$LINES' 100; while [ ! -e '$T/go-z' ]; do sleep 0.02; done; '$LINES' 100 101"
 	wait_for test -e "$d/ctr.log.1" || fail "no rotation"
 	mkfifo "$d/ctr.log.1.zst.tmp"
