@@ -34,11 +34,20 @@ int __wrap_fstat64(int fd, struct stat *st);
 /* While set, renaming the live file fails with this errno (the compressor's renames pass). */
 static int rename_live_errno;
 static int rename_live_calls;
+/* This many renames of a .zst.tmp (the compressor's last step) fail with ENOSPC. */
+static int rename_tmp_failures;
 /* While set, fstat() fails with this errno, leaving garbage where the result would go. */
 static int fstat_errno;
 
 int __wrap_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
+	size_t len = strlen(oldpath);
+
+	if (len > 8 && strcmp(oldpath + len - 8, ".zst.tmp") == 0 && rename_tmp_failures > 0) {
+		rename_tmp_failures--;
+		errno = ENOSPC;
+		return -1;
+	}
 	if (strcmp(oldpath, "ctr.log") == 0) {
 		rename_live_calls++;
 		if (rename_live_errno) {
@@ -62,7 +71,7 @@ int __wrap_fstat64(int fd, struct stat *st)
 /* Rotated files stay plain unless a test asks for compression. */
 static int setup(void **state)
 {
-	rename_live_errno = rename_live_calls = fstat_errno = 0;
+	rename_live_errno = rename_live_calls = fstat_errno = rename_tmp_failures = 0;
 	test_logger_setup(state);
 	((struct test_logger_fixture *)*state)->cfg.compress_level = CTRLOG_COMPRESS_NONE;
 	return 0;
@@ -613,6 +622,32 @@ static void test_compression_error_reported(void **state)
 	free(tmp);
 }
 
+/* A compression that failed for lack of space is tried again after a back-off (counted once),
+ * not left plain for good as before the fix. */
+static void test_compression_retried_after_no_space(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	struct ctrlog_stats st = { 0 };
+
+	f->cfg.compress_level = 1;
+	f->cfg.max_size = 0;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	rename_tmp_failures = 2;
+	for (int i = 0; i < 2; i++) {
+		feed_numbered(f, i, i + 1);
+		assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
+	}
+	for (int waited = 0; waited < 10000 && !exists(f, "ctr.log.1.zst"); waited += 10)
+		usleep(10000);
+	assert_true(exists(f, "ctr.log.1.zst"));
+	assert_false(exists(f, "ctr.log.1"));
+	assert_int_equal(rename_tmp_failures, 0);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.compress_errors, 1);
+	assert_int_equal(st.last_compress_error, -ENOSPC);
+	assert_int_equal(st.compressed_files, 1);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, test_logger_teardown)
@@ -634,6 +669,7 @@ int main(void)
 		T(test_fstat_failure),
 		T(test_child_compresses_after_fork),
 		T(test_compression_error_reported),
+		T(test_compression_retried_after_no_space),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
