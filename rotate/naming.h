@@ -9,7 +9,8 @@
  *   <name>.<N>.zst       the same, compressed
  *   <name>.<N>.zst.tmp   compression in progress
  *   .<name>.last-rotation  the last N used (hidden: never part of the log)
- *   .<name>.lock         write-locked (OFD lock) by the one monitor writing the set
+ *   .<name>.lock         write-locked (OFD lock) by the one monitor writing the set, and
+ *                        removed by it (still locked) when it stops
  */
 
 #include <stddef.h>

@@ -430,7 +430,9 @@ static void test_second_writer_refused(void **state)
 	feed_numbered(f, 1, 2);
 	close_logger(f);
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &second), 0);
+	assert_true(exists(f, ".ctr.log.lock"));
 	ctrlog_logger_free(second);
+	assert_false(exists(f, ".ctr.log.lock")); /* a stopped log leaves no lock file */
 	assert_int_equal(check_contiguous(f, 1, 0, 1), 2);
 }
 
