@@ -189,6 +189,7 @@ static int make_logger(struct monitor *m)
 {
 	struct run_opts *o = m->o;
 	struct ctrlog_config cfg;
+	struct stat st;
 	int r;
 
 	ctrlog_config_init(&cfg);
@@ -212,6 +213,10 @@ static int make_logger(struct monitor *m)
 		cli_error("run: --log-path: '%s' is a symlink; refusing to follow it", m->log_path);
 	else if (r == -ECONNREFUSED && (o->drivers & CTRLOG_DRIVER_JOURNALD))
 		cli_error("run: --log-driver journald: journald is not running (nothing listens on /run/systemd/journal/socket)");
+	else if (r == -EBUSY)
+		cli_error("run: the log '%s' is in use by another monitor", m->log_path);
+	else if (r == -EINVAL && lstat(m->log_path, &st) == 0 && !S_ISREG(st.st_mode))
+		cli_error("run: --log-path: '%s' is not a regular file", m->log_path);
 	else if (r == -EBADMSG)
 		cli_error("run: cannot open the log '%s': its record of the last rotation number (.<name>.last-rotation) is not a number",
 			  m->log_path);
@@ -535,7 +540,7 @@ static int watched_signals(sigset_t *set)
 static void report_other_errors(struct monitor *m, const struct ctrlog_stats *st)
 {
 	if (st->rotation_errors != m->reported_rotation_errors)
-		cli_error("run: rotating '%s' failed: %s; the live file grows past --log-max-size until a rotation works",
+		cli_error("run: rotating '%s' failed: %s; output is dropped (and counted) until a retry works",
 			  m->log_path, ctrlog_strerror(st->last_rotation_error));
 	if (st->compress_errors != m->reported_compress_errors)
 		cli_error("run: compressing a rotated file of '%s' failed: %s; it stays plain",
