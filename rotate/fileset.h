@@ -23,6 +23,10 @@ struct ctrlog_fileset_config {
 int ctrlog_fileset_open(const struct ctrlog_fileset_config *cfg, struct ctrlog_fileset **ret);
 void ctrlog_fileset_free(struct ctrlog_fileset *fs);
 
+/* Waits until the background compressor has done every file handed to it, and stops it: the
+ * compression counters are final. For the end of the log's life; free does it too. */
+void ctrlog_fileset_finish(struct ctrlog_fileset *fs);
+
 /* The live file's fd (O_APPEND) and its size as far as this process wrote it. */
 int ctrlog_fileset_fd(const struct ctrlog_fileset *fs);
 uint64_t ctrlog_fileset_size(const struct ctrlog_fileset *fs);
