@@ -20,15 +20,19 @@ BATCH=10
 RUNNING_RE="^ctrlog: run: container '[^']*' is already running \(monitor PID [0-9]+\)$"
 
 # The two contenders differ in argv[0] (COMMAND= in the config) and in what they log, so that
-# the config and the log tell which run wrote them.
+# the config and the log tell which run wrote them. The winner's command runs until a
+# contender has returned refused (or a minute has passed), so that however slowly the other
+# one starts (valgrind), it meets a running container.
 contender() { # ID WHICH [--detach]
 	local id=$1 which=$2 cmd=sh
 	shift 2
 	[ "$which" = a ] || cmd=/bin/sh
 	RC=0
-	"$CTRLOG" run "$@" --root "$ROOT" --id "$id" -- "$cmd" -c "echo run-$which; sleep 1" \
+	"$CTRLOG" run "$@" --root "$ROOT" --id "$id" -- "$cmd" -c "echo run-$which; i=0
+		while [ ! -e '$T/$id.done' ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i + 1)); done" \
 		>"$T/$id.$which.out" 2>"$T/$id.$which.err" </dev/null || RC=$?
 	echo "$RC" >"$T/$id.$which.rc"
+	[ "$RC" = 0 ] || touch "$T/$id.done"
 }
 
 # The outcome of one race: one winner (0), one loser (125, one line, the message), and the
@@ -107,6 +111,17 @@ label_newline() {
 	assert_eq "ctrlog: run: --log-label: invalid label 'K=a\\nLOG_PATH=/etc/passwd' (its value holds a newline)" \
 		"$(cat "$T/err")" "stderr"
 	no_container lb1
+}
+
+# A refused value is shown escaped: the error stays one line.
+refused_values_one_line() {
+	local opt
+	for opt in --id --name --log-label; do
+		run_ctrlog "$T/out" "$T/err" run --root "$ROOT" "$opt" $'a\nID=b' -- echo hi
+		assert_eq 125 "$RC" "$opt: exit status"
+		assert_eq 1 "$(wc -l <"$T/err")" "$opt: lines on stderr"
+		grep -cF "'a\\nID=b'" "$T/err" >/dev/null || fail "$opt: the value is not shown escaped: $(cat "$T/err")"
+	done
 }
 
 # A command whose path holds a newline and a would-be key: stored escaped, read back exactly,
@@ -284,6 +299,7 @@ check "50 x two --detach runs of one ID at once: one runs, the other is refused 
 check "--log-tag with a newline and a key: refused, naming the tag" tag_injection
 check "--log-path with a newline, or empty: refused" log_path_newline
 check "--log-label whose value holds a newline: refused" label_newline
+check "a refused --id, --name or --log-label holding a newline: one line naming it" refused_values_one_line
 check "a command path with a newline and a key: stored escaped, read back exactly, logs reads the right file" command_path_newline
 check "a backslash in --log-path round-trips through the config" log_path_backslash
 check "a relative --log-path is made absolute: logs from another directory reads it" relative_log_path
