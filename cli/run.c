@@ -819,6 +819,9 @@ static int run_monitor(struct monitor *m, int sfd)
 	r = write_exit_file(m);
 	if (r < 0)
 		cli_error("run: cannot write '%s/%s/exit': %s", m->root, m->o->id, ctrlog_strerror(r));
+	/* The container is over: from here on no one may take this process for its monitor
+	 * (`ctrlog rotate` would signal it, ps would list it running). */
+	close_fd(&m->pid_fd);
 	return status;
 }
 
