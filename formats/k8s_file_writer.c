@@ -42,7 +42,7 @@ struct k8s_sink {
 	/* A rotation failed in this batch: the file grows past max_size until the next batch
 	 * tries again, rather than every record trying (and flushing) once more. */
 	bool rotation_failed;
-	bool finished; /* k8s_finish() ran: nothing is written any more */
+	bool finished; /* k8s_finish() ran: free must not flush (and retry a marker) again */
 };
 
 static bool before(const struct timespec *a, const struct timespec *b)
