@@ -218,7 +218,8 @@ static int parse_logs_args(const char *cmd, int argc, char **argv, struct logs_o
 			}
 			break;
 		case OPT_ROOT:
-			o->root = optarg;
+			if (cli_root_option(cmd, optarg, &o->root) < 0)
+				return -1;
 			break;
 		default:
 			return -1; /* cli_getopt() named the option */
@@ -621,9 +622,7 @@ int cmd_ps(int argc, char **argv)
 			return cli_help("ps");
 		if (c == 'a')
 			all = true;
-		else if (c == OPT_ROOT)
-			root_opt = optarg;
-		else
+		else if (c != OPT_ROOT || cli_root_option("ps", optarg, &root_opt) < 0)
 			return 1;
 	}
 	if (optind < argc) {

@@ -58,6 +58,7 @@ struct k8s_sink {
 	int rotation_error;
 	uint32_t rotation_backoff_ms;
 	struct timespec rotation_retry_at;
+	bool finished; /* k8s_finish() ran: free must not flush (and retry a marker) again */
 };
 
 static bool before(const struct timespec *a, const struct timespec *b)
@@ -163,21 +164,31 @@ static int write_records(struct k8s_sink *k, const char *out, size_t len,
 	return r;
 }
 
-/* The one record that ends an episode, before anything else is written. */
+/* The one record that ends an episode, before anything else is written. It is ctrlog's own
+ * line: when it cannot be written either, nothing of the container's is lost by that, so
+ * write_records() must not count it among the losses it reports later. */
 static int write_marker(struct k8s_sink *k)
 {
 	char line[CTRLOG_K8S_PREFIX_LEN + 200];
-	int n;
+	uint64_t lost_bytes = k->lost_bytes, lost_records = k->lost_records;
+	uint64_t dropped = k->base.stats->dropped_bytes;
+	uint64_t per_stream[CTRLOG_N_STREAMS] = { 0 };
+	int n, r;
 
 	ctrlog_k8s_format_prefix(&k->now, CTRLOG_STDERR, 0, line);
-	uint64_t per_stream[CTRLOG_N_STREAMS] = { 0 };
 
 	n = snprintf(line + CTRLOG_K8S_PREFIX_LEN, sizeof(line) - CTRLOG_K8S_PREFIX_LEN,
 		     "[ctrlog] %llu bytes in %llu lines were lost: %s the log failed: %s\n",
 		     (unsigned long long)k->lost_bytes, (unsigned long long)k->lost_records,
 		     k->lost_to_rotation ? "rotating" : "writing", ctrlog_strerror(k->loss_error));
 	per_stream[CTRLOG_STDERR] = CTRLOG_K8S_PREFIX_LEN + (size_t)n;
-	return write_records(k, line, CTRLOG_K8S_PREFIX_LEN + (size_t)n, per_stream);
+	r = write_records(k, line, CTRLOG_K8S_PREFIX_LEN + (size_t)n, per_stream);
+	if (r < 0) {
+		k->lost_bytes = lost_bytes;
+		k->lost_records = lost_records;
+		k->base.stats->dropped_bytes = dropped;
+	}
+	return r;
 }
 
 static void clear_stage(struct k8s_sink *k)
@@ -409,11 +420,24 @@ static void k8s_collect_stats(struct ctrlog_sink *base, struct ctrlog_stats *sta
 	stats->freed_files += fst.freed_files;
 }
 
+/* After the last flush nothing may write: a retried marker after the final counters were read
+ * would make them wrong. */
+static void k8s_finish(struct ctrlog_sink *base)
+{
+	struct k8s_sink *k = (struct k8s_sink *)base;
+
+	if (k->finished)
+		return;
+	(void)k8s_flush(base);
+	ctrlog_fileset_finish(k->fs);
+	k->finished = true;
+}
+
 static void k8s_free(struct ctrlog_sink *base)
 {
 	struct k8s_sink *k = (struct k8s_sink *)base;
 
-	(void)k8s_flush(base);
+	k8s_finish(base);
 	ctrlog_fileset_free(k->fs);
 	free(k->stage);
 	free(k);
@@ -519,6 +543,7 @@ static const struct ctrlog_sink_ops k8s_ops = {
 	.reopen = k8s_reopen,
 	.rotate = k8s_rotate,
 	.collect_stats = k8s_collect_stats,
+	.finish = k8s_finish,
 	.free = k8s_free,
 };
 

@@ -163,15 +163,22 @@ static void free_sink(struct passthrough_sink *p)
 	free(p);
 }
 
-static void pt_free(struct ctrlog_sink *base)
+/* A last attempt; what a stalled reader still has not taken is counted as dropped, once. */
+static void pt_finish(struct ctrlog_sink *base)
 {
 	struct passthrough_sink *p = (struct passthrough_sink *)base;
 
-	/* A last attempt; what a stalled reader still has not taken is counted as dropped. */
 	pt_flush(base);
-	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
+	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
 		base->stats->dropped_bytes += p->pending[i].len;
-	free_sink(p);
+		p->pending[i].len = 0;
+	}
+}
+
+static void pt_free(struct ctrlog_sink *base)
+{
+	pt_finish(base);
+	free_sink((struct passthrough_sink *)base);
 }
 
 static const struct ctrlog_sink_ops passthrough_ops = {
@@ -179,6 +186,7 @@ static const struct ctrlog_sink_ops passthrough_ops = {
 	.write_raw = pt_write_raw,
 	.splice_fd = pt_splice_fd,
 	.flush = pt_flush,
+	.finish = pt_finish,
 	.free = pt_free,
 };
 

@@ -352,6 +352,11 @@ void ctrlog_fileset_free(struct ctrlog_fileset *fs)
 	free(fs);
 }
 
+void ctrlog_fileset_finish(struct ctrlog_fileset *fs)
+{
+	ctrlog_compressor_stop(fs);
+}
+
 int ctrlog_fileset_fd(const struct ctrlog_fileset *fs)
 {
 	return fs->fd;

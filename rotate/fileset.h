@@ -25,6 +25,10 @@ struct ctrlog_fileset_config {
 int ctrlog_fileset_open(const struct ctrlog_fileset_config *cfg, struct ctrlog_fileset **ret);
 void ctrlog_fileset_free(struct ctrlog_fileset *fs);
 
+/* Waits until the background compressor has done every file handed to it, and stops it: the
+ * compression counters are final. For the end of the log's life; free does it too. */
+void ctrlog_fileset_finish(struct ctrlog_fileset *fs);
+
 /* The live file's fd (O_APPEND), -1 while a rotation could not create it, and its size as far
  * as this process wrote it. */
 int ctrlog_fileset_fd(const struct ctrlog_fileset *fs);

@@ -288,6 +288,35 @@ static void test_compression_keeps_newest_plain(void **state)
 	assert_int_equal(check_contiguous(f, 1, 3, 309), 310);
 }
 
+/* After ctrlog_logger_finish() the counters are those of the whole run: every rotated file
+ * handed to the compressor is done, and nothing changes them afterwards. */
+static void test_finish_makes_counters_final(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	struct ctrlog_stats st, again;
+
+	f->cfg.compress_level = 19;
+	f->cfg.max_files = 5;
+	f->cfg.max_size = 0;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	for (int i = 0; i < 3; i++) {
+		feed_numbered(f, i * 5000, (i + 1) * 5000);
+		assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
+	}
+	ctrlog_logger_finish(f->logger);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.compressed_files, 2);
+	assert_int_equal(st.compress_errors, 0);
+	assert_int_equal(st.compress_bytes_in, 2 * 5000 * RECORD);
+	assert_int_equal(st.compress_bytes_out,
+			 size_of(f, "ctr.log.1.zst") + size_of(f, "ctr.log.2.zst"));
+	assert_int_equal(st.stream[CTRLOG_STDOUT].bytes_out, 3 * 5000 * RECORD);
+	ctrlog_logger_finish(f->logger); /* idempotent */
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &again), 0);
+	assert_memory_equal(&st, &again, sizeof(st));
+	close_logger(f);
+}
+
 /* What a monitor killed mid-compression leaves behind is cleaned up and finished. */
 static void test_recovery(void **state)
 {
@@ -660,6 +689,7 @@ int main(void)
 		T(test_max_size_zero_never_rotates),
 		T(test_numbering_survives_restart),
 		T(test_compression_keeps_newest_plain),
+		T(test_finish_makes_counters_final),
 		T(test_recovery),
 		T(test_rotation_failure_counted),
 		T(test_rotation_open_failure),

@@ -152,9 +152,17 @@ CTRLOG_API void ctrlog_config_init(struct ctrlog_config *cfg);
  */
 CTRLOG_API int ctrlog_logger_new(const struct ctrlog_config *cfg, ctrlog_logger **ret_logger);
 
-/* Flushes what can be flushed (held partial lines are written as F), waits for the background
- * thread to finish compressing rotated files, closes sinks and every fd the logger owns, and
- * frees the logger. Accepts NULL. */
+/*
+ * Ends the logger's work: ends every stream (a held unfinished line is written as F), writes out
+ * what the sinks still hold (what cannot be written is counted as dropped) and waits until the
+ * background thread has compressed every rotated file. The counters are final from here on:
+ * ctrlog_logger_get_stats() after it reports the whole run. Afterwards only get_stats and
+ * ctrlog_logger_free() may be called. Idempotent; accepts NULL.
+ */
+CTRLOG_API void ctrlog_logger_finish(ctrlog_logger *logger);
+
+/* Finishes the logger (ctrlog_logger_finish()) unless that was done, closes sinks and every fd
+ * the logger owns, and frees it. Accepts NULL. */
 CTRLOG_API void ctrlog_logger_free(ctrlog_logger *logger);
 
 /*
@@ -205,7 +213,8 @@ CTRLOG_API int ctrlog_logger_reopen(ctrlog_logger *logger);
  * ctrlog_stats.rotation_errors, as are those of automatic rotations. */
 CTRLOG_API int ctrlog_logger_rotate(ctrlog_logger *logger);
 
-/* Copies the counters into *ret_stats. */
+/* Copies the counters into *ret_stats. They are final only after ctrlog_logger_finish(): until
+ * then the compressor may still be at work and the sinks may hold output. */
 CTRLOG_API int ctrlog_logger_get_stats(const ctrlog_logger *logger, struct ctrlog_stats *ret_stats);
 
 /* A static, human-readable message for a negative (or positive) errno value. Never NULL. */
