@@ -184,7 +184,7 @@ static void print_excerpt(const char *p, size_t n)
 	fputs(n > 48 ? "'..." : "'", stderr);
 }
 
-static void fail(const struct position *pos, const char *what)
+static _Noreturn void fail(const struct position *pos, const char *what)
 {
 	fprintf(stderr, "verify: FAIL %s offset %llu (record %llu): %s\n",
 		pos->file, pos->offset, pos->record, what);

@@ -43,6 +43,9 @@ int cli_parse_uint(const char *s, uint64_t max, uint64_t *ret);
  * malloc()ed path. */
 char *cli_state_root(const char *opt_root);
 
+/* --root's value: refuses an empty one with "ctrlog: CMD: --root: empty path" (-EINVAL). */
+int cli_root_option(const char *cmd, const char *arg, const char **ret);
+
 /* Whether the root was chosen (--root or $CTRLOG_ROOT), so that its absence is an error. */
 bool cli_state_root_is_explicit(const char *opt_root);
 
@@ -52,9 +55,19 @@ int cli_mkdir_p(const char *path, unsigned mode);
 /* Writes content to dirfd/name atomically (name.tmp, then rename). */
 int cli_write_file_atomic(int dirfd, const char *name, const char *content, unsigned mode);
 
-/* Reads the container's monitor.pid and reports whether a live monitor holds its lock.
- * Returns the monitor's PID, 0 when none is running, or a negative errno. */
+/* Reads the container's monitor.pid and reports whether a live monitor holds its (OFD) lock.
+ * Returns the monitor's PID, 0 when none is running, or a negative errno (-EAGAIN: a monitor
+ * holds the lock but wrote no PID within two seconds). */
 int cli_monitor_pid(int ctr_dirfd);
+
+/* s with a backslash and a newline written as \\ and \n, every other control character as \xHH, so
+ * that any value fits on one line of a config file or a message. Returns a malloc()ed string, or
+ * NULL when out of memory. cli_unescape() turns it back in place. */
+char *cli_escape(const char *s);
+void cli_unescape(char *s);
+
+/* Whether s holds a newline or another control character. */
+bool cli_has_control(const char *s);
 
 /* Opens <root>/<id> without following a symlink; returns the fd or a negative errno. */
 int cli_open_container_dir(const char *root, const char *id);
@@ -68,8 +81,14 @@ struct cli_ctr_info {
 	char log_path[PATH_MAX];
 };
 
-/* Reads <root>/<id>/config. Returns 0 or a negative errno. */
+/* Reads <root>/<id>/config. Returns 0 or a negative errno (-ENAMETOOLONG: a value does not fit
+ * its field). */
 int cli_read_config(int ctr_dirfd, struct cli_ctr_info *ret);
+
+/* Writes <root>/<id>/config atomically from n/2 key, value pairs (kv[0], kv[1], ...): one
+ * KEY=VALUE line each, the value escaped with cli_escape() so that any value reads back exactly;
+ * a NULL value is left out. Returns 0 or a negative errno. */
+int cli_write_config(int ctr_dirfd, const char *const *kv, size_t n);
 
 struct cli_ctr_list {
 	char **ids;

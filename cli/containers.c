@@ -13,17 +13,44 @@
 #include "ctrlog/ctrlog.h"
 #include "rotate/naming.h"
 
-static void copy_value(char *dst, size_t size, const char *src)
+/* A value that does not fit is refused: a shortened log path would name another file. */
+static int copy_value(char *dst, size_t size, const char *src)
 {
-	snprintf(dst, size, "%s", src);
+	if (strlen(src) >= size)
+		return -ENAMETOOLONG;
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+/* One KEY=VALUE line, its value escaped (cli_escape()); unknown keys are skipped. */
+static int parse_config_line(char *line, struct cli_ctr_info *info)
+{
+	char *eq = strchr(line, '='), *v;
+
+	if (!eq)
+		return 0;
+	*eq = '\0';
+	v = eq + 1;
+	v[strcspn(v, "\n")] = '\0';
+	cli_unescape(v);
+	if (strcmp(line, "ID") == 0)
+		return copy_value(info->id, sizeof(info->id), v);
+	if (strcmp(line, "NAME") == 0)
+		return copy_value(info->name, sizeof(info->name), v);
+	if (strcmp(line, "DRIVERS") == 0)
+		return copy_value(info->drivers, sizeof(info->drivers), v);
+	if (strcmp(line, "LOG_PATH") == 0)
+		return copy_value(info->log_path, sizeof(info->log_path), v);
+	return 0;
 }
 
 int cli_read_config(int ctr_dirfd, struct cli_ctr_info *ret)
 {
 	struct cli_ctr_info info = { 0 };
-	char line[PATH_MAX + 64];
+	char *line = NULL;
+	size_t cap = 0;
 	FILE *f;
-	int fd = openat(ctr_dirfd, "config", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = openat(ctr_dirfd, "config", O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r = 0;
 
 	if (fd < 0)
 		return -errno;
@@ -32,26 +59,42 @@ int cli_read_config(int ctr_dirfd, struct cli_ctr_info *ret)
 		close(fd);
 		return -ENOMEM;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *eq = strchr(line, '='), *v;
-
-		if (!eq)
-			continue;
-		*eq = '\0';
-		v = eq + 1;
-		v[strcspn(v, "\n")] = '\0';
-		if (strcmp(line, "ID") == 0)
-			copy_value(info.id, sizeof(info.id), v);
-		else if (strcmp(line, "NAME") == 0)
-			copy_value(info.name, sizeof(info.name), v);
-		else if (strcmp(line, "DRIVERS") == 0)
-			copy_value(info.drivers, sizeof(info.drivers), v);
-		else if (strcmp(line, "LOG_PATH") == 0)
-			copy_value(info.log_path, sizeof(info.log_path), v);
-	}
+	errno = 0;
+	while (r == 0 && getline(&line, &cap, f) >= 0)
+		r = parse_config_line(line, &info);
+	if (r == 0 && ferror(f))
+		r = errno ? -errno : -EIO;
+	free(line);
 	fclose(f);
-	*ret = info;
-	return 0;
+	if (r == 0)
+		*ret = info;
+	return r;
+}
+
+int cli_write_config(int ctr_dirfd, const char *const *kv, size_t n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int r = 0;
+
+	if (!f)
+		return -ENOMEM;
+	for (size_t i = 0; i + 1 < n && r == 0; i += 2) {
+		char *v = kv[i + 1] ? cli_escape(kv[i + 1]) : NULL;
+
+		if (kv[i + 1] && !v)
+			r = -ENOMEM;
+		else if (v)
+			fprintf(f, "%s=%s\n", kv[i], v);
+		free(v);
+	}
+	if (fclose(f) != 0 && r == 0)
+		r = -ENOMEM;
+	if (r == 0)
+		r = cli_write_file_atomic(ctr_dirfd, "config", buf, 0640);
+	free(buf);
+	return r;
 }
 
 void cli_ctr_list_free(struct cli_ctr_list *l)

@@ -149,7 +149,8 @@ const char cli_logs_help[] =
 	"\n"
 	"Prints a container's log, rotated and compressed history included, the pieces of long\n"
 	"lines joined: stdout lines on stdout, stderr lines on stderr (journald-only containers\n"
-	"are read from the journal). Exits 0 once printed, 1 on an error.\n"
+	"are read from the journal). Exits 0 once printed, 1 on an error or when a part of the\n"
+	"log could not be read (each such part is named on stderr).\n"
 	"\n"
 	LOGS_OPTIONS_HELP
 	"\n"
@@ -217,7 +218,8 @@ static int parse_logs_args(const char *cmd, int argc, char **argv, struct logs_o
 			}
 			break;
 		case OPT_ROOT:
-			o->root = optarg;
+			if (cli_root_option(cmd, optarg, &o->root) < 0)
+				return -1;
 			break;
 		default:
 			return -1; /* cli_getopt() named the option */
@@ -237,8 +239,11 @@ static int parse_logs_args(const char *cmd, int argc, char **argv, struct logs_o
 
 /* ---- output ---- */
 
-static void report_item(const char *cmd, const char *dir, struct cli_printer *p,
-			const struct ctrlog_sr_item *it)
+/* Prints an item; returns 1 when it says that something was skipped (the status is then 1),
+ * else 0. (Files removed by retention are the configured retention at work: reported, but not
+ * an error.) */
+static int report_item(const char *cmd, const char *dir, struct cli_printer *p,
+		       const struct ctrlog_sr_item *it)
 {
 	switch (it->kind) {
 	case CTRLOG_SR_LINE:
@@ -249,7 +254,18 @@ static void report_item(const char *cmd, const char *dir, struct cli_printer *p,
 		cli_error("%s: %s/%s: offset %llu: %s, skipped", cmd, dir, it->file,
 			  (unsigned long long)it->offset,
 			  it->error == -EINVAL ? "malformed record" : ctrlog_strerror(it->error));
-		break;
+		return 1;
+	case CTRLOG_SR_UNREADABLE:
+		cli_printer_flush(p);
+		cli_error("%s: %s/%s: %s, skipped", cmd, dir, it->file,
+			  it->error == CTRLOG_SR_ENOTREG ? "not a regular file" :
+			  ctrlog_strerror(it->error));
+		return 1;
+	case CTRLOG_SR_TRUNCATED:
+		cli_printer_flush(p);
+		cli_error("%s: %s/%s: the live log was truncated (copytruncate?): lines may be lost",
+			  cmd, dir, it->file);
+		return 1;
 	case CTRLOG_SR_GAP:
 		cli_printer_flush(p);
 		if (it->gap_first == it->gap_last)
@@ -262,6 +278,7 @@ static void report_item(const char *cmd, const char *dir, struct cli_printer *p,
 				  (unsigned long long)(it->gap_last - it->gap_first + 1));
 		break;
 	}
+	return 0;
 }
 
 /* ---- following ---- */
@@ -326,16 +343,28 @@ static bool exit_exists(int ctr_dirfd)
 	return faccessat(ctr_dirfd, "exit", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static int drain(const char *cmd, const char *dir, struct ctrlog_setreader *sr, struct cli_printer *p)
+/* Prints what can be read now; *skipped counts what was reported skipped. */
+static int drain(const char *cmd, const char *dir, struct ctrlog_setreader *sr, struct cli_printer *p,
+		 unsigned *skipped)
 {
 	struct ctrlog_sr_item it;
 	int r;
 
 	while ((r = ctrlog_setreader_next(sr, &it)) > 0)
-		report_item(cmd, dir, p, &it);
+		*skipped += (unsigned)report_item(cmd, dir, p, &it);
 	if (r < 0)
 		cli_error("%s: reading the log: %s", cmd, ctrlog_strerror(r));
 	return r;
+}
+
+/* A container whose monitor is gone always leaves its live file behind (the writer opens the
+ * next one as it rotates): without it the log is incomplete or was never there. While the
+ * monitor runs, a missing live file is a rotation in progress or an external rotator's mv. */
+static bool live_file_lost(int ctr_dirfd, const char *log_path)
+{
+	struct stat st;
+
+	return cli_monitor_pid(ctr_dirfd) == 0 && lstat(log_path, &st) < 0 && errno == ENOENT;
 }
 
 static int logs_main(const char *cmd, struct logs_opts *o)
@@ -348,6 +377,8 @@ static int logs_main(const char *cmd, struct logs_opts *o)
 	char id[130], *root = cli_state_root(o->root), *dir = NULL, *slash;
 	int ctr_dirfd = -1, r, status = 1, idle = 0;
 	struct ctrlog_sr_item it;
+	unsigned skipped = 0;
+	bool lost_live;
 
 	if (!root) {
 		cli_error("%s: out of memory", cmd);
@@ -374,6 +405,14 @@ static int logs_main(const char *cmd, struct logs_opts *o)
 			  cmd, id, info.drivers[0] ? info.drivers : "none");
 		goto out;
 	}
+	/* Containers of older versions may have stored the path as given: relative to a working
+	 * directory that is unknown now. */
+	if (info.log_path[0] != '/') {
+		cli_error("%s: %s: the log path stored in %s/%s/config is relative, so it cannot be found",
+			  cmd, info.log_path, root, id);
+		goto out;
+	}
+	lost_live = live_file_lost(ctr_dirfd, info.log_path);
 	dir = strdup(info.log_path);
 	if (!dir) {
 		cli_error("%s: out of memory", cmd);
@@ -427,7 +466,7 @@ static int logs_main(const char *cmd, struct logs_opts *o)
 		 * that starts after it and reaches the end of the live file has read them all. */
 		bool exited = o->follow && exit_exists(ctr_dirfd);
 
-		if (drain(cmd, dir, sr, &p) < 0)
+		if (drain(cmd, dir, sr, &p, &skipped) < 0)
 			goto out;
 		if (!o->follow || exited || ctrlog_setreader_finished(sr))
 			break;
@@ -443,7 +482,7 @@ static int logs_main(const char *cmd, struct logs_opts *o)
 		}
 		/* A quiet second: make sure the monitor is still there to write `exit`. */
 		if (!exit_exists(ctr_dirfd) && cli_monitor_pid(ctr_dirfd) == 0 && ++idle >= 2) {
-			(void)drain(cmd, dir, sr, &p);
+			(void)drain(cmd, dir, sr, &p, &skipped);
 			cli_printer_flush(&p);
 			cli_error("%s: the monitor of '%s' is gone without recording an exit status",
 				  cmd, id);
@@ -451,8 +490,11 @@ static int logs_main(const char *cmd, struct logs_opts *o)
 		}
 	}
 	while (ctrlog_setreader_take_held(sr, &it) > 0)
-		report_item(cmd, dir, &p, &it);
-	status = 0;
+		(void)report_item(cmd, dir, &p, &it);
+	cli_printer_flush(&p);
+	if (lost_live)
+		cli_error("%s: %s: %s", cmd, info.log_path, ctrlog_strerror(-ENOENT));
+	status = skipped || lost_live ? 1 : 0;
 out:
 	fflush(stdout);
 	fflush(stderr);
@@ -580,9 +622,7 @@ int cmd_ps(int argc, char **argv)
 			return cli_help("ps");
 		if (c == 'a')
 			all = true;
-		else if (c == OPT_ROOT)
-			root_opt = optarg;
-		else
+		else if (c != OPT_ROOT || cli_root_option("ps", optarg, &root_opt) < 0)
 			return 1;
 	}
 	if (optind < argc) {

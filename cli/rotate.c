@@ -39,9 +39,8 @@ static int parse_rotate_args(int argc, char **argv, const char **ret_root, const
 			cli_help("rotate");
 			return 1;
 		}
-		if (c != 'r')
+		if (c != 'r' || cli_root_option("rotate", optarg, ret_root) < 0)
 			return -1;
-		*ret_root = optarg;
 	}
 	if (optind >= argc) {
 		cli_error("rotate: missing container ID or name");

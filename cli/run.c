@@ -48,41 +48,42 @@ struct monitor {
 	unsigned stop_requests;   /* SIGTERM and SIGINT received */
 };
 
-static void append_kv(char *buf, size_t size, const char *key, const char *value)
-{
-	size_t len = strlen(buf);
-
-	if (value)
-		snprintf(buf + len, size - len, "%s=%s\n", key, value);
-}
-
+/* config: what a reader (ctrlog logs, ps, rotate) needs to find and read this container. */
 static int write_config(struct monitor *m)
 {
 	struct run_opts *o = m->o;
-	char buf[8192] = "", num[64], drv[128], comp[16];
+	char max_size[24], max_files[24], max_line[24], created[24], drv[128], comp[16];
+	const char *const kv[] = {
+		"ID", o->id,
+		"NAME", o->name,
+		"TAG", o->tag,
+		"DRIVERS", drv,
+		"LOG_PATH", (o->drivers & CTRLOG_DRIVER_K8S_FILE) ? m->log_path : NULL,
+		"LOG_MAX_SIZE", max_size,
+		"LOG_MAX_FILES", max_files,
+		"LOG_COMPRESS", comp,
+		"LOG_MAX_LINE", max_line,
+		"CREATED", created,
+		"COMMAND", o->command[0],
+	};
 
-	append_kv(buf, sizeof(buf), "ID", o->id);
-	append_kv(buf, sizeof(buf), "NAME", o->name);
-	append_kv(buf, sizeof(buf), "TAG", o->tag);
 	run_drivers_string(o->drivers, drv, sizeof(drv));
-	append_kv(buf, sizeof(buf), "DRIVERS", drv);
-	append_kv(buf, sizeof(buf), "LOG_PATH",
-		  (o->drivers & CTRLOG_DRIVER_K8S_FILE) ? m->log_path : NULL);
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)o->max_size);
-	append_kv(buf, sizeof(buf), "LOG_MAX_SIZE", num);
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)o->max_files);
-	append_kv(buf, sizeof(buf), "LOG_MAX_FILES", num);
+	snprintf(max_size, sizeof(max_size), "%llu", (unsigned long long)o->max_size);
+	snprintf(max_files, sizeof(max_files), "%llu", (unsigned long long)o->max_files);
 	if (o->compress_level == CTRLOG_COMPRESS_NONE)
 		snprintf(comp, sizeof(comp), "none");
 	else
 		snprintf(comp, sizeof(comp), "zstd:%d", o->compress_level);
-	append_kv(buf, sizeof(buf), "LOG_COMPRESS", comp);
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)o->max_line);
-	append_kv(buf, sizeof(buf), "LOG_MAX_LINE", num);
-	snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
-	append_kv(buf, sizeof(buf), "CREATED", num);
-	append_kv(buf, sizeof(buf), "COMMAND", o->command[0]);
-	return cli_write_file_atomic(m->ctr_dirfd, "config", buf, 0640);
+	snprintf(max_line, sizeof(max_line), "%llu", (unsigned long long)o->max_line);
+	snprintf(created, sizeof(created), "%lld", (long long)time(NULL));
+	return cli_write_config(m->ctr_dirfd, kv, sizeof(kv) / sizeof(kv[0]));
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 }
 
 /* <root>/<id>/, 0700, never through a symlink. An existing directory is reused (a restart). */
@@ -138,25 +139,95 @@ static int remove_old_log(struct monitor *m)
 	return r;
 }
 
-/*
- * Whether this run may take the ID. A running container keeps it. An exited one (its `exit`
- * file) is not silently continued, since its log would then mix two runs: only --replace
- * takes it, with a fresh log. Without `exit`, the monitor crashed: its log is continued
- * (DESIGN.md).
- */
-static int check_id_free(struct monitor *m)
+/* The container's one monitor. Found by its lock on monitor.pid, never by the PID alone. */
+static void report_running(struct monitor *m)
 {
 	int pid = cli_monitor_pid(m->ctr_dirfd);
 
-	if (pid < 0) {
-		cli_error("run: cannot check '%s/%s/monitor.pid': %s", m->root, m->o->id,
-			  ctrlog_strerror(pid));
-		return pid;
-	}
-	if (pid > 0) {
+	if (pid > 0)
 		cli_error("run: container '%s' is already running (monitor PID %d)", m->o->id, pid);
-		return -EBUSY;
-	}
+	else
+		cli_error("run: container '%s' is already running (its monitor is starting)", m->o->id);
+}
+
+/* Whether fd is still the file at monitor.pid: a run that gave up (forget_new_container())
+ * unlinks it, and a lock on the unlinked file would keep nobody out. */
+static bool is_current_pid_file(struct monitor *m, int fd)
+{
+	struct stat ours, now;
+
+	return fstat(fd, &ours) == 0 &&
+	       fstatat(m->ctr_dirfd, "monitor.pid", &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       ours.st_dev == now.st_dev && ours.st_ino == now.st_ino;
+}
+
+/* One attempt at the lock: 0 with it, -EBUSY when another run holds it, -EAGAIN when the
+ * file was replaced meanwhile (try again), or another negative errno. */
+static int try_lock(struct monitor *m)
+{
+	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int r = 0;
+
+	m->pid_fd = openat(m->ctr_dirfd, "monitor.pid", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			   0644);
+	if (m->pid_fd < 0)
+		return -errno;
+	if (fcntl(m->pid_fd, F_OFD_SETLK, &lk) < 0)
+		r = errno == EACCES || errno == EAGAIN ? -EBUSY : -errno;
+	else if (!is_current_pid_file(m, m->pid_fd))
+		r = -EAGAIN;
+	else if (ftruncate(m->pid_fd, 0) < 0) /* the previous monitor's PID */
+		r = -errno;
+	if (r < 0)
+		close_fd(&m->pid_fd);
+	return r;
+}
+
+#define LOCK_ATTEMPTS 10
+
+/*
+ * Takes the container, before anything of it is touched: an OFD write lock on monitor.pid. It
+ * belongs to the open file description, so it passes through --detach's forks to the monitor
+ * and goes when the monitor exits (a POSIX record lock would stay with the caller). Two runs
+ * with one ID may start at the same moment: the loser changes nothing. Our PID follows in
+ * write_monitor_pid().
+ */
+static int lock_container(struct monitor *m)
+{
+	int r = -EAGAIN;
+
+	for (int i = 0; i < LOCK_ATTEMPTS && r == -EAGAIN; i++)
+		r = try_lock(m);
+	if (r == -EBUSY)
+		report_running(m);
+	else if (r < 0)
+		cli_error("run: cannot lock '%s/%s/monitor.pid': %s", m->root, m->o->id,
+			  ctrlog_strerror(r));
+	return r;
+}
+
+/* Written by the process that stays the monitor: after --detach's forks. */
+static int write_monitor_pid(struct monitor *m)
+{
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	ssize_t n = pwrite(m->pid_fd, buf, (size_t)len, 0);
+
+	if (n == len)
+		return 0;
+	cli_error("run: cannot write '%s/%s/monitor.pid': %s", m->root, m->o->id,
+		  ctrlog_strerror(n < 0 ? -errno : -EIO));
+	return n < 0 ? -errno : -EIO;
+}
+
+/*
+ * Whether this run may take the ID, which it holds locked: no other monitor runs. An exited
+ * container (its `exit` file) is not silently continued, since its log would then mix two
+ * runs: only --replace takes it, with a fresh log. Without `exit`, the monitor crashed: its
+ * log is continued (DESIGN.md).
+ */
+static int check_id_free(struct monitor *m)
+{
 	if (m->o->replace)
 		return remove_old_log(m);
 	if (faccessat(m->ctr_dirfd, "exit", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -167,29 +238,11 @@ static int check_id_free(struct monitor *m)
 	return 0;
 }
 
-/* Takes the monitor lock (see cli_monitor_pid()) and writes the PID. */
-static int write_monitor_pid(struct monitor *m)
-{
-	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char buf[32];
-	int len;
-
-	m->pid_fd = openat(m->ctr_dirfd, "monitor.pid",
-			   O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (m->pid_fd < 0)
-		return -errno;
-	if (fcntl(m->pid_fd, F_SETLK, &lk) < 0)
-		return errno == EACCES || errno == EAGAIN ? -EBUSY : -errno;
-	len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(m->pid_fd, 0) < 0 || pwrite(m->pid_fd, buf, (size_t)len, 0) != len)
-		return -errno;
-	return 0;
-}
-
 static int make_logger(struct monitor *m)
 {
 	struct run_opts *o = m->o;
 	struct ctrlog_config cfg;
+	struct stat st;
 	int r;
 
 	ctrlog_config_init(&cfg);
@@ -213,6 +266,10 @@ static int make_logger(struct monitor *m)
 		cli_error("run: --log-path: '%s' is a symlink; refusing to follow it", m->log_path);
 	else if (r == -ECONNREFUSED && (o->drivers & CTRLOG_DRIVER_JOURNALD))
 		cli_error("run: --log-driver journald: journald is not running (nothing listens on /run/systemd/journal/socket)");
+	else if (r == -EBUSY)
+		cli_error("run: the log '%s' is in use by another monitor", m->log_path);
+	else if (r == -EINVAL && lstat(m->log_path, &st) == 0 && !S_ISREG(st.st_mode))
+		cli_error("run: --log-path: '%s' is not a regular file", m->log_path);
 	else if (r == -EBADMSG)
 		cli_error("run: cannot open the log '%s': its record of the last rotation number (.<name>.last-rotation) is not a number",
 			  m->log_path);
@@ -355,13 +412,6 @@ static void __attribute__((noreturn)) exec_child(struct monitor *m, struct child
 		child_fail(io, CHILD_FDS, -r);
 	execvp(m->o->command[0], m->o->command);
 	child_fail(io, CHILD_EXEC, errno);
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
 }
 
 /* The command could not be run: one line, and the status of `ctrlog run`. */
@@ -537,7 +587,7 @@ static int watched_signals(sigset_t *set)
 static void report_other_errors(struct monitor *m, const struct ctrlog_stats *st)
 {
 	if (st->rotation_errors != m->reported_rotation_errors)
-		cli_error("run: rotating '%s' failed: %s; the live file grows past --log-max-size until a rotation works",
+		cli_error("run: rotating '%s' failed: %s; output is dropped (and counted) until a retry works",
 			  m->log_path, ctrlog_strerror(st->last_rotation_error));
 	if (st->compress_errors != m->reported_compress_errors)
 		cli_error("run: compressing a rotated file of '%s' failed: %s; it stays plain",
@@ -816,12 +866,6 @@ static int run_monitor(struct monitor *m, int sfd)
 {
 	int status, r;
 
-	r = write_monitor_pid(m);
-	if (r < 0) {
-		cli_error("run: cannot lock '%s/%s/monitor.pid': %s", m->root, m->o->id,
-			  r == -EBUSY ? "the container is already running" : ctrlog_strerror(r));
-		return EXIT_CTRLOG_FAILED;
-	}
 	if (m->o->cgroups_split && cli_cgroup_split(&m->cg) < 0)
 		return EXIT_CTRLOG_FAILED;
 	status = spawn_child(m);
@@ -839,15 +883,20 @@ static int run_monitor(struct monitor *m, int sfd)
 		while (!m->child_done && waitpid(m->child, NULL, 0) < 0 && errno == EINTR)
 			;
 	m->child_status = status;
+	/* Every record reaches the sinks before the exit file says the container is done, and
+	 * the counters are final (the last flush, every compression) before they are printed. */
+	ctrlog_logger_finish(m->logger);
 	if (m->o->stats)
 		print_stats(m);
-	/* Every record reaches the sinks before the exit file says the container is done. */
 	ctrlog_logger_free(m->logger);
 	m->logger = NULL;
 	cli_cgroup_remove(&m->cg);
 	r = write_exit_file(m);
 	if (r < 0)
 		cli_error("run: cannot write '%s/%s/exit': %s", m->root, m->o->id, ctrlog_strerror(r));
+	/* The container is over: from here on no one may take this process for its monitor
+	 * (`ctrlog rotate` would signal it, ps would list it running). */
+	close_fd(&m->pid_fd);
 	return status;
 }
 
@@ -855,7 +904,8 @@ static int run_monitor(struct monitor *m, int sfd)
  * it) when this run created its directory; an existing directory keeps its history. */
 static void forget_new_container(struct monitor *m)
 {
-	static const char *const ours[] = { "config", "ctr.log" };
+	/* monitor.pid last: until it goes, our lock keeps other runs out. */
+	static const char *const ours[] = { "config", "ctr.log", "monitor.pid" };
 	char path[4200];
 	struct stat st;
 
@@ -863,10 +913,40 @@ static void forget_new_container(struct monitor *m)
 		return;
 	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
 		if (fstatat(m->ctr_dirfd, ours[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && (i == 0 || st.st_size == 0))
+		    S_ISREG(st.st_mode) && (i != 1 || st.st_size == 0))
 			(void)unlinkat(m->ctr_dirfd, ours[i], 0);
 	snprintf(path, sizeof(path), "%s/%s", m->root, m->o->id);
 	(void)rmdir(path); /* fails, harmlessly, if anything else is in it */
+}
+
+/* The live log: --log-path or ROOT/ID/ctr.log, made absolute against the directory `ctrlog
+ * run` was started in, so that readers find it from anywhere. */
+static int set_log_path(struct monitor *m)
+{
+	char cwd[PATH_MAX], rel[sizeof(m->log_path)];
+	int n;
+
+	if (m->o->log_path)
+		n = snprintf(rel, sizeof(rel), "%s", m->o->log_path);
+	else
+		n = snprintf(rel, sizeof(rel), "%s/%s/ctr.log", m->root, m->o->id);
+	if (n >= 0 && (size_t)n < sizeof(rel) && rel[0] != '/') {
+		if (!getcwd(cwd, sizeof(cwd))) {
+			n = -errno;
+			cli_error("run: %s: cannot make '%s' absolute: the current directory: %s",
+				  m->o->log_path ? "--log-path" : "--root", rel, ctrlog_strerror(n));
+			return n;
+		}
+		n = snprintf(m->log_path, sizeof(m->log_path), "%s/%s", cwd, rel);
+	} else {
+		memcpy(m->log_path, rel, sizeof(rel));
+	}
+	if (n < 0 || (size_t)n >= sizeof(m->log_path)) {
+		cli_error("run: %s: the log path '%s' is too long", m->o->log_path ? "--log-path" : "--root",
+			  rel);
+		return -ENAMETOOLONG;
+	}
+	return 0;
 }
 
 static int prepare(struct monitor *m)
@@ -875,13 +955,16 @@ static int prepare(struct monitor *m)
 
 	if (r < 0)
 		return r;
-	r = check_id_free(m);
+	r = lock_container(m);
 	if (r < 0)
+		return r; /* the directory is another run's now, also when we made it */
+	r = check_id_free(m);
+	if (r == 0)
+		r = set_log_path(m);
+	if (r < 0) {
+		forget_new_container(m);
 		return r;
-	if (m->o->log_path)
-		snprintf(m->log_path, sizeof(m->log_path), "%s", m->o->log_path);
-	else
-		snprintf(m->log_path, sizeof(m->log_path), "%s/%s/ctr.log", m->root, m->o->id);
+	}
 	(void)unlinkat(m->ctr_dirfd, "exit", 0);
 	r = write_config(m);
 	if (r < 0) {
@@ -925,7 +1008,7 @@ int cmd_run(int argc, char **argv)
 	}
 	/* Only now: the compressor thread of a logger made before detaching would start in the
 	 * caller, which exits (a child copes, see ctrlog.h, but the caller's work is lost). */
-	if (make_logger(&m) < 0) {
+	if (write_monitor_pid(&m) < 0 || make_logger(&m) < 0) {
 		forget_new_container(&m);
 		report_detached(&m, EXIT_CTRLOG_FAILED);
 		goto out;

@@ -77,7 +77,8 @@ const char cli_run_help[] =
 	"Log:\n"
 	"  --log-driver k8s-file|journald|passthrough|none  where the output goes; repeatable\n"
 	"                       (default k8s-file)\n"
-	"  --log-path PATH      the live k8s-file log (default ROOT/ID/ctr.log)\n"
+	"  --log-path PATH      the live k8s-file log (default ROOT/ID/ctr.log); a relative PATH is\n"
+	"                       taken from the current directory\n"
 	"  --log-max-size SIZE  rotate before the live file would exceed SIZE; 0: never (default 10m)\n"
 	"  --log-max-files N    rotated files kept, 0 to 100000 (default 5)\n"
 	"  --log-compress zstd|zstd:LEVEL|none  rotated files but the newest are compressed,\n"
@@ -145,6 +146,17 @@ static int parse_size_opt(const char *opt, const char *arg, uint64_t *ret)
 	return -EINVAL;
 }
 
+/* "ctrlog: run: OPT: WHAT 'VALUE' (WHY)", VALUE escaped so that the message stays one line
+ * whatever it holds. Returns -EINVAL. */
+static int refuse(const char *opt, const char *what, const char *value, const char *why)
+{
+	char *shown = cli_escape(value);
+
+	cli_error("run: %s: %s '%s' (%s)", opt, what, shown ? shown : "?", why);
+	free(shown);
+	return -EINVAL;
+}
+
 /* Fields the journald sink sets itself; a label must not give them a second value. */
 static bool reserved_field(const char *key, size_t len)
 {
@@ -176,9 +188,42 @@ static int validate_label(const char *label)
 			return -EINVAL;
 		}
 	}
-	cli_error("run: --log-label: invalid label '%s' (expected KEY=VALUE, KEY of A-Z, 0-9 and _, starting with a letter, at most 64 characters)",
-		  label);
-	return -EINVAL;
+	return refuse("--log-label", "invalid label", label,
+		      "expected KEY=VALUE, KEY of A-Z, 0-9 and _, starting with a letter, at most 64 characters");
+}
+
+/* A label's value may hold any byte but a newline, which journald's protocol would take as
+ * the start of another field. */
+static int validate_label_value(const char *label)
+{
+	return strchr(label, '\n') ? refuse("--log-label", "invalid label", label,
+					     "its value holds a newline") : 0;
+}
+
+/* The tag is journald's SYSLOG_IDENTIFIER: a name, so no newline or other control character. */
+static int parse_tag(const char *arg, const char **ret)
+{
+	if (!*arg) {
+		cli_error("run: --log-tag: empty tag");
+		return -EINVAL;
+	}
+	if (cli_has_control(arg))
+		return refuse("--log-tag", "invalid tag", arg, "no newline or other control character");
+	*ret = arg;
+	return 0;
+}
+
+/* A path with a newline or another control character is a mistake or an attack, never a log. */
+static int parse_log_path(const char *arg, const char **ret)
+{
+	if (!*arg) {
+		cli_error("run: --log-path: empty path");
+		return -EINVAL;
+	}
+	if (cli_has_control(arg))
+		return refuse("--log-path", "invalid path", arg, "no newline or other control character");
+	*ret = arg;
+	return 0;
 }
 
 /* Bounded so that 3 + N stays a valid descriptor number. */
@@ -206,11 +251,9 @@ static int parse_option(struct run_opts *o, int c, const char *arg)
 				  o->id, arg);
 			return -EINVAL;
 		}
-		if (ctrlog_id_validate(arg) < 0) {
-			cli_error("run: --id: invalid container ID '%s' (1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -)",
-				  arg);
-			return -EINVAL;
-		}
+		if (ctrlog_id_validate(arg) < 0)
+			return refuse("--id", "invalid container ID", arg,
+				      "1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -");
 		o->id = strdup(arg);
 		return o->id ? 0 : -ENOMEM;
 	case OPT_NAME:
@@ -219,16 +262,14 @@ static int parse_option(struct run_opts *o, int c, const char *arg)
 				  o->name, arg);
 			return -EINVAL;
 		}
-		if (ctrlog_id_validate(arg) < 0) {
-			cli_error("run: --name: invalid name '%s' (1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -)",
-				  arg);
-			return -EINVAL;
-		}
+		if (ctrlog_id_validate(arg) < 0)
+			return refuse("--name", "invalid name", arg,
+				      "1-128 characters of A-Z a-z 0-9 _ . -, not starting with . or -");
 		o->name = arg;
 		return 0;
-	case OPT_ROOT: o->root = arg; return 0;
+	case OPT_ROOT: return cli_root_option("run", arg, &o->root);
 	case OPT_DRIVER: return parse_driver(arg, &o->drivers);
-	case OPT_PATH: o->log_path = arg; return 0;
+	case OPT_PATH: return parse_log_path(arg, &o->log_path);
 	case OPT_MAX_SIZE: return parse_size_opt("--log-max-size", arg, &o->max_size);
 	case OPT_MAX_FILES:
 		if (cli_parse_uint(arg, 100000, &o->max_files) == 0)
@@ -251,11 +292,11 @@ static int parse_option(struct run_opts *o, int c, const char *arg)
 		cli_error("run: --log-mode: invalid mode '%s' (expected blocking or non-blocking)", arg);
 		return -EINVAL;
 	case OPT_BUFFER: return parse_size_opt("--log-buffer-size", arg, &o->buffer_size);
-	case OPT_TAG: o->tag = arg; return 0;
+	case OPT_TAG: return parse_tag(arg, &o->tag);
 	case OPT_LABEL: {
 		const char **l;
 
-		if (validate_label(arg) < 0)
+		if (validate_label(arg) < 0 || validate_label_value(arg) < 0)
 			return -EINVAL;
 		l = realloc(o->labels, (o->n_labels + 1) * sizeof(*l));
 		if (!l)

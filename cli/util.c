@@ -121,6 +121,17 @@ int cli_parse_size(const char *s, uint64_t *ret)
 	return 0;
 }
 
+int cli_root_option(const char *cmd, const char *arg, const char **ret)
+{
+	/* An empty --root is a mistake (an unset variable), not a request for the default. */
+	if (!*arg) {
+		cli_error("%s: --root: empty path", cmd);
+		return -EINVAL;
+	}
+	*ret = arg;
+	return 0;
+}
+
 bool cli_state_root_is_explicit(const char *opt_root)
 {
 	const char *env = getenv("CTRLOG_ROOT");
@@ -179,21 +190,57 @@ int cli_write_file_atomic(int dirfd, const char *name, const char *content, unsi
 	return ctrlog_write_file_atomic(dirfd, name, content, strlen(content), mode);
 }
 
-int cli_monitor_pid(int ctr_dirfd)
+/* The PID written in monitor.pid; 0 while there is none yet. */
+static int read_pid(int fd)
+{
+	char buf[16];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	uint64_t pid;
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return cli_parse_uint(buf, INT_MAX, &pid) == 0 && pid > 0 ? (int)pid : 0;
+}
+
+/* How long a locked monitor.pid may stay without a PID: the time a monitor takes from taking
+ * the lock to writing its PID (through --detach's forks), with room for a loaded machine. */
+#define MONITOR_PID_WAIT_MS 2000
+#define MONITOR_PID_POLL_MS 10
+
+static bool locked(int fd, int *ret_err)
 {
 	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	int fd = openat(ctr_dirfd, "monitor.pid", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int r;
+
+	*ret_err = fcntl(fd, F_OFD_GETLK, &lk) < 0 ? -errno : 0;
+	return *ret_err == 0 && lk.l_type != F_UNLCK;
+}
+
+int cli_monitor_pid(int ctr_dirfd)
+{
+	int fd = openat(ctr_dirfd, "monitor.pid", O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	/* The monitor holds a write lock on monitor.pid for its whole life: the lock, not the PID
-	 * written in the file, proves that a process really is this container's monitor. */
-	r = fcntl(fd, F_GETLK, &lk);
+	/* The monitor holds an OFD write lock on monitor.pid for its whole life: the lock, not the
+	 * PID written in the file, proves that a process really is this container's monitor. The
+	 * lock comes first, so a locked file may briefly hold no PID yet. An OFD lock has no owner
+	 * PID (F_OFD_GETLK says -1): the PID comes from the file. */
+	for (int waited = 0;; waited += MONITOR_PID_POLL_MS) {
+		if (!locked(fd, &r))
+			break;
+		r = read_pid(fd);
+		if (r != 0)
+			break;
+		if (waited >= MONITOR_PID_WAIT_MS) {
+			r = -EAGAIN;
+			break;
+		}
+		usleep(MONITOR_PID_POLL_MS * 1000);
+	}
 	close(fd);
-	if (r < 0)
-		return -errno;
-	return lk.l_type == F_UNLCK ? 0 : (int)lk.l_pid;
+	return r;
 }
 
 int cli_open_container_dir(const char *root, const char *id)
@@ -207,6 +254,68 @@ int cli_open_container_dir(const char *root, const char *id)
 		fd = -errno;
 	close(rootfd);
 	return fd;
+}
+
+char *cli_escape(const char *s)
+{
+	char *out = malloc(4 * strlen(s) + 1), *p = out;
+
+	if (!out)
+		return NULL;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\\' || c == '\n') {
+			*p++ = '\\';
+			*p++ = c == '\n' ? 'n' : '\\';
+		} else if (c < 0x20 || c == 0x7f) {
+			p += sprintf(p, "\\x%02x", c);
+		} else {
+			*p++ = (char)c;
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+void cli_unescape(char *s)
+{
+	char *out = s;
+
+	while (*s) {
+		int hi, lo;
+
+		if (s[0] != '\\') {
+			*out++ = *s++;
+		} else if (s[1] == '\\' || s[1] == 'n') {
+			*out++ = s[1] == 'n' ? '\n' : '\\';
+			s += 2;
+		} else if (s[1] == 'x' && (hi = hex_digit(s[2])) >= 0 && (lo = hex_digit(s[3])) >= 0 &&
+			   (hi || lo)) {
+			*out++ = (char)(hi << 4 | lo);
+			s += 4;
+		} else {
+			*out++ = *s++; /* not an escape: the backslash as it is */
+		}
+	}
+	*out = '\0';
+}
+
+bool cli_has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
 }
 
 void cli_print_line(struct cli_printer *p, int stream, int64_t ns, const char *data, size_t len)

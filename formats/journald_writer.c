@@ -344,6 +344,12 @@ static void jd_stop_waiting(struct ctrlog_sink *base)
 	}
 }
 
+/* The last work: what journald never took is counted as lost (idempotent). */
+static void jd_finish(struct ctrlog_sink *base)
+{
+	jd_stop_waiting(base);
+}
+
 /* Returns -EAGAIN when any record was kept for later (blocking mode): nothing overtakes it. */
 static int jd_write_batch(struct ctrlog_sink *base, const struct ctrlog_batch *b)
 {
@@ -381,7 +387,7 @@ static void jd_free(struct ctrlog_sink *base)
 
 	if (!j)
 		return;
-	jd_stop_waiting(base); /* what journald never took is counted as lost */
+	jd_finish(base);
 	free(j->queue.buf);
 	for (size_t i = 0; i < j->n_fixed; i++)
 		free(j->fixed_text[i]);
@@ -404,6 +410,7 @@ static const struct ctrlog_sink_ops journald_ops = {
 	.flush = jd_flush,
 	.retry = jd_retry,
 	.stop_waiting = jd_stop_waiting,
+	.finish = jd_finish,
 	.free = jd_free,
 };
 

@@ -228,14 +228,19 @@ static void free_sink(struct passthrough_sink *p)
 	free(p);
 }
 
-static void pt_free(struct ctrlog_sink *base)
+/* A last attempt; what a stalled reader still has not taken is counted as dropped, once. */
+static void pt_finish(struct ctrlog_sink *base)
 {
 	struct passthrough_sink *p = (struct passthrough_sink *)base;
 
-	/* A last attempt; what a stalled reader still has not taken is counted as dropped. */
 	pt_flush(base);
 	drop_pending(p);
-	free_sink(p);
+}
+
+static void pt_free(struct ctrlog_sink *base)
+{
+	pt_finish(base);
+	free_sink((struct passthrough_sink *)base);
 }
 
 static const struct ctrlog_sink_ops passthrough_ops = {
@@ -245,6 +250,7 @@ static const struct ctrlog_sink_ops passthrough_ops = {
 	.flush = pt_flush,
 	.retry = pt_retry,
 	.stop_waiting = pt_stop_waiting,
+	.finish = pt_finish,
 	.free = pt_free,
 };
 

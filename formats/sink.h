@@ -41,6 +41,10 @@ struct ctrlog_sink_ops {
 	void (*stop_waiting)(struct ctrlog_sink *s);
 	/* Adds counters the sink keeps apart from the shared ones (another thread's). NULL if none. */
 	void (*collect_stats)(struct ctrlog_sink *s, struct ctrlog_stats *stats);
+	/* The sink's last work: writes out what it holds (counting what cannot go as dropped)
+	 * and waits for what it runs in the background, so that collect_stats reports final
+	 * counters. Idempotent; free does it too. NULL when flush is all it takes. */
+	void (*finish)(struct ctrlog_sink *s);
 	void (*free)(struct ctrlog_sink *s);
 };
 

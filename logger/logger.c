@@ -64,6 +64,7 @@ struct ctrlog_logger {
 	size_t n_sinks;
 	struct ctrlog_sink *raw_sink; /* the one sink taking raw bytes (passthrough), or NULL */
 	struct ctrlog_stats stats;
+	bool finished;       /* ctrlog_logger_finish() ran: the counters are final */
 };
 
 void ctrlog_config_init(struct ctrlog_config *cfg)
@@ -855,14 +856,25 @@ fail:
 	return r;
 }
 
-void ctrlog_logger_free(ctrlog_logger *l)
+void ctrlog_logger_finish(ctrlog_logger *l)
 {
-	if (!l)
+	if (!l || l->finished)
 		return;
 	clock_now(l);
 	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
 		close_stream(l, &l->streams[i]);
 	flush_sinks(l);
+	for (size_t i = 0; i < l->n_sinks; i++)
+		if (l->sinks[i]->ops->finish)
+			l->sinks[i]->ops->finish(l->sinks[i]);
+	l->finished = true;
+}
+
+void ctrlog_logger_free(ctrlog_logger *l)
+{
+	if (!l)
+		return;
+	ctrlog_logger_finish(l);
 	for (size_t i = 0; i < l->n_sinks; i++)
 		l->sinks[i]->ops->free(l->sinks[i]);
 	for (int i = 0; i < CTRLOG_N_STREAMS; i++)

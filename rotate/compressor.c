@@ -19,6 +19,10 @@
 
 #define BACKGROUND_NICE 10
 
+/* Back-off between attempts at a file that failed for a reason that may pass (a full disk). */
+#define RETRY_MIN_MS 50
+#define RETRY_MAX_MS 2000
+
 static uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
@@ -58,18 +62,22 @@ static int compress_one(struct ctrlog_fileset *fs, uint64_t n)
 	    ctrlog_rotated_name(fs->name, n, ".zst.tmp", tmp, sizeof(tmp)) < 0 ||
 	    ctrlog_rotated_name(fs->name, n, ".zst", done, sizeof(done)) < 0)
 		return -ENAMETOOLONG;
-	/* Read-write only for claim()'s write lock. */
-	in = openat(fs->dirfd, plain, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	/* Read-write only for claim()'s write lock. A FIFO planted there is refused (-EINVAL),
+	 * never read: that would block the thread, and the monitor's exit with it. */
+	in = ctrlog_open_regular(fs->dirfd, plain, O_RDWR, 0, NULL);
 	if (in < 0)
-		return errno == ENOENT ? 0 : -errno; /* already done, or removed by retention */
+		return in == -ENOENT ? 0 : in; /* already done, or removed by retention */
 	r = claim(fs, plain, in);
 	if (r <= 0) {
 		close(in);
 		return r;
 	}
-	out = openat(fs->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	/* Whatever is at the work-in-progress name is no log of ours (recovery removes it too):
+	 * a FIFO planted there would block open() for writing until someone reads it. */
+	(void)unlinkat(fs->dirfd, tmp, 0);
+	out = ctrlog_open_regular(fs->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL, 0640, NULL);
 	if (out < 0) {
-		r = -errno;
+		r = out;
 		goto out;
 	}
 	r = ctrlog_zst_compress_fd(in, out, fs->comp.level, 0);
@@ -95,6 +103,44 @@ out:
 		close(out);
 	close(in);
 	return r;
+}
+
+static bool may_pass(int r)
+{
+	return r == -ENOSPC || r == -EDQUOT || r == -EMFILE || r == -ENFILE || r == -ENOMEM;
+}
+
+/* Counts a failed file once, and has one that failed for lack of space (or fds, memory) tried
+ * again after a back-off, unless the fileset is being freed (it stays plain; the next monitor
+ * compresses it). Call with the lock held. */
+static void after_failure(struct ctrlog_fileset *fs, uint64_t n, int r)
+{
+	struct ctrlog_compressor *c = &fs->comp;
+	struct timespec at;
+
+	if (c->retry_n != n) {
+		c->errors++;
+		c->last_error = r;
+	}
+	c->retry_n = 0;
+	if (!may_pass(r) || c->stop)
+		return;
+	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : RETRY_MIN_MS;
+	if (c->backoff_ms > RETRY_MAX_MS)
+		c->backoff_ms = RETRY_MAX_MS;
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_sec += c->backoff_ms / 1000;
+	at.tv_nsec += (long)(c->backoff_ms % 1000) * 1000000;
+	if (at.tv_nsec >= 1000000000) {
+		at.tv_sec++;
+		at.tv_nsec -= 1000000000;
+	}
+	/* Woken early by a rotation or a stop: a rotation only brings the retry forward. */
+	pthread_cond_timedwait(&c->wake, &fs->lock, &at);
+	if (c->stop)
+		return;
+	c->retry_n = n;
+	c->next = n;
 }
 
 static void *compressor_main(void *arg)
@@ -124,8 +170,10 @@ static void *compressor_main(void *arg)
 		pthread_mutex_lock(&fs->lock);
 		c->cpu_ns += thread_cpu_ns() - before;
 		if (r < 0) {
-			c->errors++;
-			c->last_error = r;
+			after_failure(fs, n, r);
+		} else {
+			c->retry_n = 0;
+			c->backoff_ms = 0;
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);

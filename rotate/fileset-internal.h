@@ -29,11 +29,16 @@ struct ctrlog_compressor {
 	uint64_t cpu_ns;
 	uint64_t errors;
 	int last_error;      /* negative errno of the latest failure, 0 if none */
+	/* A file that failed for lack of space (or fds, memory) is tried again after a back-off;
+	 * it was counted once, at its first failure. */
+	uint64_t retry_n;    /* its N, 0 if none */
+	uint32_t backoff_ms;
 };
 
 struct ctrlog_fileset {
 	int dirfd;
-	int fd;
+	int lockfd;          /* .<name>.lock, OFD write-locked for the fileset's lifetime */
+	int fd;              /* the live file; -1 while live_missing */
 	char *name;          /* live file name inside dirfd */
 	uint64_t size;
 	uint64_t max_size;
@@ -48,6 +53,7 @@ struct ctrlog_fileset {
 	uint64_t rotations;
 	uint64_t rotation_errors;
 	int last_rotation_error;
+	uint64_t freed_files; /* rotated files deleted early to make room on a full disk */
 	struct ctrlog_compressor comp;
 };
 

@@ -29,30 +29,74 @@ static int write_last_seq(const struct ctrlog_fileset *fs)
 	return ctrlog_write_file_atomic(fs->dirfd, name, buf, (size_t)len, 0640);
 }
 
-/* O_NOFOLLOW refuses a symlink planted at the log path instead of writing through it. */
+/* O_NOFOLLOW refuses a symlink planted at the log path instead of writing through it, and
+ * ctrlog_open_regular() a FIFO or device (never waiting in open() for it). */
 static int open_live(struct ctrlog_fileset *fs)
 {
 	struct stat st;
-	int fd = openat(fs->dirfd, fs->name,
-			O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
-	int r = 0;
+	int fd = ctrlog_open_regular(fs->dirfd, fs->name, O_RDWR | O_APPEND | O_CREAT, 0640, &st);
 
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		r = -errno;
-	else if (!S_ISREG(st.st_mode))
-		r = -EINVAL;
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
+		return fd;
 	if (fs->fd >= 0)
 		close(fs->fd);
 	fs->fd = fd;
 	fs->size = (uint64_t)st.st_size;
 	fs->live_missing = false;
 	return 0;
+}
+
+/* Whether fd is still the file at name: the holder before us removes the lock file before it
+ * lets go, and a lock on a file no longer at the name is no lock on the set. */
+static bool still_named(int dirfd, const char *name, const struct stat *st)
+{
+	struct stat now;
+
+	return fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_ino == st->st_ino &&
+	       now.st_dev == st->st_dev;
+}
+
+/* One writer per set: an OFD lock belongs to the open file description, so it holds across
+ * a fork (the fd is CLOEXEC) and goes with the fileset's close. A lock file of its own, not
+ * the live file, because the live file changes with every rotation. */
+static int lock_set(struct ctrlog_fileset *fs)
+{
+	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char name[512];
+	struct stat st;
+
+	if (ctrlog_lock_name(fs->name, name, sizeof(name)) < 0)
+		return -ENAMETOOLONG;
+	for (int tries = 0; tries < 10; tries++) {
+		int fd = ctrlog_open_regular(fs->dirfd, name, O_RDWR | O_CREAT, 0640, &st);
+
+		if (fd < 0)
+			return fd;
+		if (fcntl(fd, F_OFD_SETLK, &lk) < 0) {
+			int r = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+
+			close(fd);
+			return r;
+		}
+		if (still_named(fs->dirfd, name, &st)) {
+			fs->lockfd = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	return -EBUSY; /* others keep taking and leaving it */
+}
+
+/* Removed while still held (see still_named()), so that a stopped log leaves no lock file. */
+static void unlock_set(struct ctrlog_fileset *fs)
+{
+	char name[512];
+
+	if (fs->lockfd < 0)
+		return;
+	if (ctrlog_lock_name(fs->name, name, sizeof(name)) == 0)
+		(void)unlinkat(fs->dirfd, name, 0);
+	close(fs->lockfd);
 }
 
 /*
@@ -177,6 +221,22 @@ static int resume_compression(struct ctrlog_fileset *fs)
 	return ctrlog_compressor_start(fs);
 }
 
+static bool no_space(int r)
+{
+	return r == -ENOSPC || r == -EDQUOT;
+}
+
+/* The record of the last number on a full disk: history goes first (the record keeps the
+ * numbering of what is left right). */
+static int write_last_seq_making_room(struct ctrlog_fileset *fs)
+{
+	int r = write_last_seq(fs);
+
+	while (no_space(r) && ctrlog_fileset_free_oldest(fs) == 0)
+		r = write_last_seq(fs);
+	return r;
+}
+
 /* Counts a failure once per episode: a disk that stays full must not count per record. */
 static int rotation_result(struct ctrlog_fileset *fs, int r)
 {
@@ -207,6 +267,11 @@ static int rename_live(struct ctrlog_fileset *fs)
 		ctrlog_compressor_kick(fs, fs->last - 1);
 	pthread_mutex_unlock(&fs->lock);
 	fs->rotations++;
+	/* Until the new live file exists nothing may go into the renamed one: it is history now,
+	 * and a reader counts it as such. */
+	close(fs->fd);
+	fs->fd = -1;
+	fs->size = 0;
 	fs->live_missing = true;
 	return 0;
 }
@@ -215,15 +280,15 @@ int ctrlog_fileset_rotate(struct ctrlog_fileset *fs)
 {
 	int r = 0, q;
 
-	if (fs->fd < 0)
-		return -EBADF;
 	/* A failure to start the thread is counted as a compression error; rotation goes on. */
 	(void)ctrlog_compressor_survive_fork(fs);
 	if (!fs->live_missing) {
+		if (fs->size == 0)
+			return rotation_result(fs, 0); /* an empty file is no history (notifempty) */
 		r = rename_live(fs);
 		if (r < 0)
 			return rotation_result(fs, r);
-		r = write_last_seq(fs);
+		r = write_last_seq_making_room(fs);
 	}
 	/* Reopen even if the sequence file failed: the log must go on. */
 	q = open_live(fs);
@@ -242,12 +307,15 @@ int ctrlog_fileset_open(const struct ctrlog_fileset_config *cfg, struct ctrlog_f
 		return -ENOMEM;
 	fs->fd = -1;
 	fs->dirfd = -1;
+	fs->lockfd = -1;
 	fs->max_size = cfg->max_size;
 	fs->max_files = cfg->max_files;
 	fs->comp.level = cfg->compress_level;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_cond_init(&fs->comp.wake, NULL);
 	r = ctrlog_log_dir_open(cfg->log_path, &fs->dirfd, &fs->name);
+	if (r == 0)
+		r = lock_set(fs); /* before anything in the set is touched */
 	if (r < 0)
 		goto fail;
 	r = open_live(fs);
@@ -275,12 +343,18 @@ void ctrlog_fileset_free(struct ctrlog_fileset *fs)
 	ctrlog_compressor_stop(fs);
 	if (fs->fd >= 0)
 		close(fs->fd);
+	unlock_set(fs); /* the last: the set is ours until everything is done */
 	if (fs->dirfd >= 0)
 		close(fs->dirfd);
 	pthread_cond_destroy(&fs->comp.wake);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs->name);
 	free(fs);
+}
+
+void ctrlog_fileset_finish(struct ctrlog_fileset *fs)
+{
+	ctrlog_compressor_stop(fs);
 }
 
 int ctrlog_fileset_fd(const struct ctrlog_fileset *fs)
@@ -302,11 +376,15 @@ bool ctrlog_fileset_must_rotate(const struct ctrlog_fileset *fs, uint64_t pendin
 {
 	uint64_t before = fs->size + pending;
 
+	if (fs->live_missing)
+		return true;
 	return fs->max_size > 0 && before > 0 && before + n > fs->max_size;
 }
 
 uint64_t ctrlog_fileset_room(const struct ctrlog_fileset *fs)
 {
+	if (fs->live_missing)
+		return 0;
 	if (fs->max_size == 0)
 		return UINT64_MAX;
 	return fs->size < fs->max_size ? fs->max_size - fs->size : 0;
@@ -315,6 +393,32 @@ uint64_t ctrlog_fileset_room(const struct ctrlog_fileset *fs)
 int ctrlog_fileset_reopen(struct ctrlog_fileset *fs)
 {
 	return open_live(fs);
+}
+
+int ctrlog_fileset_free_oldest(struct ctrlog_fileset *fs)
+{
+	int r = -ENOENT;
+
+	(void)ctrlog_compressor_survive_fork(fs); /* the lock must be usable */
+	pthread_mutex_lock(&fs->lock);
+	if (fs->oldest <= fs->last) {
+		unlink_rotated(fs, fs->oldest++);
+		fs->freed_files++;
+		r = 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return r;
+}
+
+int ctrlog_fileset_open_newest(const struct ctrlog_fileset *fs)
+{
+	char name[512];
+
+	if (fs->last == 0 || fs->oldest > fs->last)
+		return -ENOENT;
+	if (ctrlog_rotated_name(fs->name, fs->last, "", name, sizeof(name)) < 0)
+		return -ENAMETOOLONG;
+	return ctrlog_open_regular(fs->dirfd, name, O_RDONLY, 0, NULL);
 }
 
 void ctrlog_fileset_get_stats(struct ctrlog_fileset *fs, struct ctrlog_fileset_stats *ret)
@@ -330,5 +434,6 @@ void ctrlog_fileset_get_stats(struct ctrlog_fileset *fs, struct ctrlog_fileset_s
 	ret->compress_bytes_out = fs->comp.bytes_out;
 	ret->compress_cpu_ns = fs->comp.cpu_ns;
 	ret->compress_errors = fs->comp.errors;
+	ret->freed_files = fs->freed_files;
 	pthread_mutex_unlock(&fs->lock);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rotate/naming.h"
@@ -41,6 +42,29 @@ out:
 	free(a);
 	free(b);
 	return r;
+}
+
+int ctrlog_open_regular(int dirfd, const char *name, int flags, mode_t mode, struct stat *ret_st)
+{
+	struct stat st;
+	int fd = openat(dirfd, name, flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	else if (fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) /* F_SETFL ignores O_CREAT & co. */
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	if (ret_st)
+		*ret_st = st;
+	return fd;
 }
 
 int ctrlog_rotated_name(const char *name, uint64_t n, const char *suffix, char *buf, size_t size)
@@ -83,6 +107,13 @@ int ctrlog_last_rotation_name(const char *name, char *buf, size_t size)
 	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
 }
 
+int ctrlog_lock_name(const char *name, char *buf, size_t size)
+{
+	int len = snprintf(buf, size, ".%s.lock", name);
+
+	return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
+}
+
 /* "<digits>\n" as write_last_seq() writes it, nothing else. */
 static int parse_last_rotation(const char *buf, uint64_t *ret_last)
 {
@@ -107,13 +138,16 @@ int ctrlog_last_rotation_load(int dirfd, const char *name, uint64_t *ret_last)
 
 	if (ctrlog_last_rotation_name(name, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno != ENOENT)
-			return -errno;
+	/* Never blocks on a FIFO put in its place; what is not a regular file is a bad record. */
+	fd = ctrlog_open_regular(dirfd, path, O_RDONLY, 0, NULL);
+	if (fd == -ENOENT) {
 		*ret_last = 0;
 		return 0;
 	}
+	if (fd == -EINVAL || fd == -EISDIR)
+		return -EBADMSG;
+	if (fd < 0)
+		return fd;
 	n = read(fd, buf, sizeof(buf) - 1);
 	r = n < 0 ? -errno : parse_last_rotation(buf, ret_last);
 	close(fd);

@@ -10,11 +10,19 @@
  *    held open stays readable after the unlink. A file not yet opened is tried plain first, then
  *    .zst: since the .zst exists before the plain name goes, one of the two is always found
  *    unless retention removed N, and only one is ever read.
- *  - The number of the live file is the last rotation + 1, with the last rotation read from
- *    .<log>.last-rotation, which the writer updates just after the rename and before it
- *    creates the next live file. To know which file an open live fd is, the reader reads that
- *    number before and after opening the live file, and checks whether a rotated file of the
- *    same inode has appeared meanwhile; if the number changed, it tries again.
+ *  - The number of the live file is the last rotation + 1. The last rotation is the greatest
+ *    of the number in .<log>.last-rotation (which the writer updates just after the rename and
+ *    before it creates the next live file) and the greatest rotated number in the directory: a
+ *    record that is missing or stale (a failed write) never hides rotated files. To know which
+ *    file an open live fd is, the reader reads that number before and after opening the live
+ *    file, and checks whether a rotated file of the same inode has appeared meanwhile; if the
+ *    number changed, it tries again.
+ *  - An external rotator renames the live file and sends SIGHUP; the writer flushes, then opens
+ *    a new live file. The renamed file keeps the live number (no rotation was recorded), so it
+ *    is read while its name is gone (the writer may still append), to its end once the live
+ *    name is back, and the new live file, the same number, from its start.
+ *  - copytruncate empties the live file in place: its first bytes change (or it gets shorter
+ *    than what was read), and it is read again from the start.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -46,7 +54,10 @@ struct src {
 	dev_t dev;
 	ino_t ino;
 	bool final;             /* a live file seen renamed: its content no longer grows */
+	bool replaced;          /* final, and the new live file has the same number */
 	bool dead;              /* unreadable (corrupt): reads as empty */
+	char head[64];          /* SRC_LIVE: its first bytes, to notice a truncation */
+	size_t head_len;
 	uint64_t off;           /* logical offset of the next byte src_read() returns */
 	struct ctrlog_zst *z;   /* SRC_ZST */
 	size_t frame;           /* SRC_ZST: the next frame to decode */
@@ -62,11 +73,16 @@ struct ctrlog_setreader {
 	int dirfd;
 	char *name;
 	struct src cur;
-	uint64_t limit_n;       /* not following: stop after this file */
+	uint64_t limit_n;       /* not following: stop after this file, */
+	uint64_t limit_off;     /* at this offset in it (seek_tail) */
 	bool positioned;
 	bool finished;
 	bool gap_pending;
 	uint64_t gap_first, gap_last;
+	enum ctrlog_sr_kind pend_kind; /* UNREADABLE or TRUNCATED to report, 0 for none */
+	int pend_error;
+	char pend_file[NAME_MAX_LEN];
+	char fail_name[NAME_MAX_LEN]; /* the file the last failed open was about */
 	uint64_t skip_lines;    /* lines to drop first (seek_tail) */
 	char *buf;              /* buf[start, end) is cur's content from buf_off on */
 	size_t cap, start, end;
@@ -82,12 +98,6 @@ static int rotated_name(const struct ctrlog_setreader *r, uint64_t n, const char
 	return ctrlog_rotated_name(r->name, n, suffix, buf, size);
 }
 
-/* The last rotation number the writer recorded (0 when none). */
-static uint64_t read_last_seq(const struct ctrlog_setreader *r)
-{
-	return ctrlog_last_rotation_read(r->dirfd, r->name);
-}
-
 /* "<name>.<N>" or "<name>.<N>.zst": a file of the set (not compression in progress). */
 static bool parse_rotated(const struct ctrlog_setreader *r, const char *entry, uint64_t *ret_n)
 {
@@ -96,26 +106,48 @@ static bool parse_rotated(const struct ctrlog_setreader *r, const char *entry, u
 	return kind == CTRLOG_ROTATED_PLAIN || kind == CTRLOG_ROTATED_ZST;
 }
 
-/* The smallest rotated number present that is greater than after (0: any), or 0 for none. */
-static uint64_t lowest_rotated(const struct ctrlog_setreader *r, uint64_t after)
+/* The smallest rotated number present that is greater than after (0 for none), and the
+ * greatest (0 for none). A directory that cannot be read has none. */
+static void scan_rotated(const struct ctrlog_setreader *r, uint64_t after, uint64_t *ret_lowest,
+			 uint64_t *ret_highest)
 {
 	int fd = openat(r->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	uint64_t best = 0, n;
+	uint64_t lowest = 0, highest = 0, n;
 	struct dirent *de;
-	DIR *d;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 
-	if (fd < 0)
-		return 0;
-	d = fdopendir(fd);
-	if (!d) {
+	if (!d && fd >= 0)
 		close(fd);
-		return 0;
+	while (d && (de = readdir(d))) {
+		if (!parse_rotated(r, de->d_name, &n))
+			continue;
+		if (n > after && (lowest == 0 || n < lowest))
+			lowest = n;
+		if (n > highest)
+			highest = n;
 	}
-	while ((de = readdir(d)))
-		if (parse_rotated(r, de->d_name, &n) && n > after && (best == 0 || n < best))
-			best = n;
-	closedir(d);
-	return best;
+	if (d)
+		closedir(d);
+	*ret_lowest = lowest;
+	*ret_highest = highest;
+}
+
+static uint64_t lowest_rotated(const struct ctrlog_setreader *r, uint64_t after)
+{
+	uint64_t lowest, highest;
+
+	scan_rotated(r, after, &lowest, &highest);
+	return lowest;
+}
+
+/* The last rotation number (0 when none): what the writer recorded, or the greatest rotated
+ * file on disk when that is greater (the record is missing, stale, or not written yet). */
+static uint64_t read_last_seq(const struct ctrlog_setreader *r)
+{
+	uint64_t recorded = ctrlog_last_rotation_read(r->dirfd, r->name), lowest, highest;
+
+	scan_rotated(r, 0, &lowest, &highest);
+	return highest > recorded ? highest : recorded;
 }
 
 static bool rotated_exists(const struct ctrlog_setreader *r, uint64_t n, struct stat *ret_plain)
@@ -162,6 +194,32 @@ static int src_fill_ids(struct src *s)
 	return 0;
 }
 
+/*
+ * Opens a file of the set for reading: never blocks (a FIFO), never follows a symbolic link,
+ * and refuses anything but a regular file (CTRLOG_SR_ENOTREG). Returns the fd or a negative
+ * errno; on failure, the name is kept for the report.
+ */
+static int open_regular(struct ctrlog_setreader *r, const char *name)
+{
+	int fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	int q;
+
+	if (fd < 0) {
+		q = errno == ELOOP ? CTRLOG_SR_ENOTREG : -errno; /* O_NOFOLLOW met a symlink */
+	} else if (fstat(fd, &st) < 0) {
+		q = -errno;
+		close(fd);
+	} else if (!S_ISREG(st.st_mode)) {
+		q = CTRLOG_SR_ENOTREG;
+		close(fd);
+	} else {
+		return fd;
+	}
+	snprintf(r->fail_name, sizeof(r->fail_name), "%s", name);
+	return q;
+}
+
 /* Opens rotated file n, plain or compressed. -ENOENT when neither exists. */
 static int open_rotated(struct ctrlog_setreader *r, uint64_t n, struct src *ret)
 {
@@ -170,19 +228,19 @@ static int open_rotated(struct ctrlog_setreader *r, uint64_t n, struct src *ret)
 
 	if (rotated_name(r, n, "", s.name, sizeof(s.name)) < 0)
 		return -ENAMETOOLONG;
-	fd = openat(r->dirfd, s.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open_regular(r, s.name);
 	if (fd >= 0) {
 		s.kind = SRC_PLAIN;
 		s.fd = fd;
 	} else {
-		if (errno != ENOENT)
-			return -errno;
+		if (fd != -ENOENT)
+			return fd;
 		/* The compressor creates the .zst before it unlinks the plain file. */
 		if (rotated_name(r, n, ".zst", s.name, sizeof(s.name)) < 0)
 			return -ENAMETOOLONG;
-		fd = openat(r->dirfd, s.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		fd = open_regular(r, s.name);
 		if (fd < 0)
-			return -errno;
+			return fd;
 		s.fd = fd;
 		q = ctrlog_zst_open(fd, &s.z);
 		if (q == 0) {
@@ -215,7 +273,8 @@ static int open_rotated(struct ctrlog_setreader *r, uint64_t n, struct src *ret)
  * read differs, rotations happened during the open: try again. (Looking for L + 1 on disk is not
  * enough: after max_files rotations retention has removed it, and a later live file would be
  * taken for L + 1, skipping the files in between without a gap.) -ENOENT when there is no live
- * file now, -EAGAIN when rotations never paused long enough to tell.
+ * file now, -EAGAIN when rotations never paused long enough to tell, another error (as
+ * open_regular()) when it cannot be read.
  */
 static int open_live(struct ctrlog_setreader *r, struct src *ret)
 {
@@ -226,9 +285,9 @@ static int open_live(struct ctrlog_setreader *r, struct src *ret)
 		bool known = false;
 		int q;
 
-		s.fd = openat(r->dirfd, r->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		s.fd = open_regular(r, r->name);
 		if (s.fd < 0)
-			return -errno;
+			return s.fd;
 		q = src_fill_ids(&s);
 		if (q < 0) {
 			close(s.fd);
@@ -264,18 +323,22 @@ static int open_live(struct ctrlog_setreader *r, struct src *ret)
 static int open_n(struct ctrlog_setreader *r, uint64_t n, struct src *ret)
 {
 	struct src live;
-	uint64_t live_n;
+	uint64_t live_n, last;
 	int q = open_rotated(r, n, ret);
 
 	if (q != -ENOENT)
 		return q;
 	q = open_live(r, &live);
-	if (q == -ENOENT) {
-		/* No live file: between a rename and the new file's creation, or not created yet.
+	if (q < 0 && q != -EAGAIN) {
+		/* No live file: between a rename and the new file's creation, or not created yet;
+		 * or one that cannot be read, which is only n's problem if n is the live number.
 		 * If n was rotated meanwhile, its rotated name is there now, unless retention
 		 * removed it. */
-		if (n > read_last_seq(r))
+		last = read_last_seq(r);
+		if (n > last + 1 || (n == last + 1 && q == -ENOENT))
 			return -EAGAIN;
+		if (n == last + 1)
+			return q;
 		return open_rotated(r, n, ret);
 	}
 	if (q < 0)
@@ -516,7 +579,8 @@ static int live_number(struct ctrlog_setreader *r, uint64_t *ret)
 	struct src live;
 	int q = open_live(r, &live);
 
-	if (q == -ENOENT) {
+	if (q < 0 && q != -EAGAIN) {
+		/* None, or one that cannot be read (reading it reports that). */
 		*ret = read_last_seq(r) + 1;
 		return 0;
 	}
@@ -527,9 +591,29 @@ static int live_number(struct ctrlog_setreader *r, uint64_t *ret)
 	return 0;
 }
 
+/* File n cannot be read: it becomes an empty placeholder (reading goes on with n + 1), and
+ * the next call of next() reports it. */
+static void skip_unreadable(struct ctrlog_setreader *r, uint64_t n, int err)
+{
+	src_close(&r->cur);
+	r->cur.n = n;
+	r->cur.kind = SRC_PLAIN;
+	r->cur.dead = true;
+	r->cur.final = true;
+	snprintf(r->cur.name, sizeof(r->cur.name), "%s", r->fail_name);
+	r->start = r->end = 0;
+	r->buf_off = 0;
+	/* Pieces of a line before it cannot be joined with pieces after it. */
+	ctrlog_k8s_joiner_reset(r->joiner);
+	r->pend_kind = CTRLOG_SR_UNREADABLE;
+	r->pend_error = err;
+	snprintf(r->pend_file, sizeof(r->pend_file), "%s", r->fail_name);
+}
+
 /*
- * Makes cur file n (or, when n is gone, the next one that is not, noting the gap). Returns 0,
- * -EAGAIN when n does not exist yet, or an error.
+ * Makes cur file n (or, when n is gone, the next one that is not, noting the gap; when it
+ * cannot be read, a placeholder noting that). Returns 0, -EAGAIN when n does not exist yet, or
+ * an error.
  */
 static int enter_file(struct ctrlog_setreader *r, uint64_t n)
 {
@@ -546,8 +630,12 @@ static int enter_file(struct ctrlog_setreader *r, uint64_t n)
 			r->buf_off = 0;
 			return 0;
 		}
-		if (q != -ENOENT)
+		if (q == -EAGAIN)
 			return q;
+		if (q != -ENOENT) {
+			skip_unreadable(r, n, q);
+			return 0;
+		}
 		/* Gone: continue with the oldest file still there. */
 		m = lowest_rotated(r, n);
 		q = live_number(r, &live);
@@ -570,15 +658,25 @@ static int enter_file(struct ctrlog_setreader *r, uint64_t n)
 	return -EAGAIN;
 }
 
-static int position(struct ctrlog_setreader *r, const struct ctrlog_setpos *pos, uint64_t skip)
+/* Positions at pos, skipping `skip` lines; when not following, reading ends at *end, or, when
+ * end is NULL, at the end of the file that is live now. */
+static int position(struct ctrlog_setreader *r, const struct ctrlog_setpos *pos, uint64_t skip,
+		    const struct ctrlog_setpos *end)
 {
 	int q;
 
 	if (!r->cfg.follow) {
-		q = live_number(r, &r->limit_n);
-		if (q < 0)
-			return q;
+		r->limit_off = UINT64_MAX;
+		if (end) {
+			r->limit_n = end->n;
+			r->limit_off = end->off;
+		} else {
+			q = live_number(r, &r->limit_n);
+			if (q < 0)
+				return q;
+		}
 	}
+	r->pend_kind = 0;
 	r->finished = false;
 	r->gap_pending = false;
 	ctrlog_k8s_joiner_reset(r->joiner);
@@ -597,7 +695,7 @@ static int position(struct ctrlog_setreader *r, const struct ctrlog_setpos *pos,
 	}
 	if (q < 0)
 		return q;
-	if (r->cur.n == pos->n && pos->off) {
+	if (r->cur.n == pos->n && pos->off && !r->cur.dead) {
 		q = src_skip_to(&r->cur, pos->off);
 		if (q < 0)
 			return q;
@@ -608,7 +706,7 @@ static int position(struct ctrlog_setreader *r, const struct ctrlog_setpos *pos,
 
 int ctrlog_setreader_seek(struct ctrlog_setreader *r, const struct ctrlog_setpos *pos)
 {
-	return position(r, pos, 0);
+	return position(r, pos, 0, NULL);
 }
 
 void ctrlog_setreader_tell(const struct ctrlog_setreader *r, struct ctrlog_setpos *ret)
@@ -655,7 +753,7 @@ int ctrlog_setreader_seek_start(struct ctrlog_setreader *r)
 		oldest = live;
 	pos.n = oldest;
 	if (r->cfg.since_ns == INT64_MIN)
-		return position(r, &pos, 0);
+		return position(r, &pos, 0, NULL);
 	/* The newest file that starts before since: every file before it ends no later than it
 	 * starts, so they are skipped unopened. (Starting before, not at: records of one batch
 	 * share a time, and a run of equal times may span several files.) Times that cannot be
@@ -684,7 +782,7 @@ int ctrlog_setreader_seek_start(struct ctrlog_setreader *r)
 		}
 		src_close(&s);
 	}
-	return position(r, &pos, 0);
+	return position(r, &pos, 0, NULL);
 }
 
 /* ---- tail ---- */
@@ -792,6 +890,7 @@ struct tail_state {
 	uint64_t count;    /* selected lines counted from the end, up to want */
 	uint64_t region;   /* selected lines that reading from the result position will produce */
 	unsigned need;     /* streams that still need the end of their line before the tail */
+	unsigned seen;     /* streams with a record seen (from the end) */
 	bool done;
 	struct ctrlog_setpos pos;
 };
@@ -811,8 +910,13 @@ static void tail_record(const struct ctrlog_setreader *r, struct tail_state *t, 
 	if (ctrlog_k8s_parse_record(rec, len, &k) < 0)
 		return;
 	bit = 1u << k.stream;
-	if (!(r->cfg.streams & bit) || k.partial)
+	if (!(r->cfg.streams & bit))
 		return;
+	/* A piece is part of the line of the F after it, except in a line still unfinished at the
+	 * end, which is handed out as a line of its own (take_held) and so counts as one. */
+	if (k.partial && (t->seen & bit))
+		return;
+	t->seen |= bit;
 	if (t->count < t->want) {
 		t->count++;
 		t->region++;
@@ -831,9 +935,10 @@ static void tail_record(const struct ctrlog_setreader *r, struct tail_state *t, 
 	t->region++;
 }
 
-/* Scans file s backwards from hi; returns 0 when the tail is settled or the file is done. */
+/* Scans file s backwards from hi (a record boundary); returns 0 when the tail is settled or
+ * the file is done. */
 static int tail_file(const struct ctrlog_setreader *r, struct tail_state *t, struct src *s,
-		     uint64_t hi, bool trim, char **buf, size_t *cap)
+		     uint64_t hi, char **buf, size_t *cap)
 {
 	while (hi > 0 && !t->done) {
 		uint64_t lo = block_start(s, hi), first;
@@ -846,19 +951,6 @@ static int tail_file(const struct ctrlog_setreader *r, struct tail_state *t, str
 			if (q < 0)
 				return q;
 			len = (size_t)(hi - lo);
-			if (trim) {
-				/* The live file may end in a record still being written. */
-				nl = memrchr(*buf, '\n', len);
-				if (!nl && lo > 0) {
-					lo = block_start(s, lo);
-					continue;
-				}
-				if (!nl)
-					return 0;
-				len = (size_t)(nl - *buf) + 1;
-				hi = lo + len;
-				trim = false;
-			}
 			if (lo == 0) {
 				first = 0;
 				break;
@@ -910,11 +1002,40 @@ static int complete_end(struct src *s, uint64_t size, uint64_t *ret, char **buf,
 	return 0;
 }
 
+/*
+ * The end of file n as the tail sees it: its size, for a live file the end of its last complete
+ * record (the one after may still be being written). -ENOENT/-EAGAIN as open_n(); any other
+ * failure leaves s closed and is for reading forward to report.
+ */
+static int tail_open(struct ctrlog_setreader *r, uint64_t n, struct src *s, uint64_t *ret_end,
+		     char **buf, size_t *cap)
+{
+	uint64_t size = 0;
+	int q = open_n(r, n, s);
+
+	if (q < 0)
+		return q;
+	if (s->kind == SRC_ZSTREAM)
+		q = load_stream(s, &size);
+	else
+		q = src_size(s, &size);
+	if (q == 0 && s->kind == SRC_LIVE)
+		q = complete_end(s, size, &size, buf, cap);
+	if (q < 0) {
+		src_close(s);
+		return q;
+	}
+	*ret_end = size;
+	return 0;
+}
+
 int ctrlog_setreader_seek_tail(struct ctrlog_setreader *r, uint64_t lines)
 {
 	struct tail_state t = { .want = lines };
+	struct ctrlog_setpos end = { 0, 0 };
 	uint64_t n, live, size = 0, oldest;
 	struct src s = { .fd = -1 };
+	bool have_end = false;
 	char *buf = NULL;
 	size_t cap = 0;
 	int q;
@@ -924,48 +1045,38 @@ int ctrlog_setreader_seek_tail(struct ctrlog_setreader *r, uint64_t lines)
 		return q;
 	oldest = live;
 	t.pos.n = live;
-	if (lines == 0)
-		t.done = true; /* settled below at the end of the live file */
-	for (n = live; n > 0; n--) {
-		q = open_n(r, n, &s);
+	for (n = live; n > 0 && !t.done; n--) {
+		q = tail_open(r, n, &s, &size, &buf, &cap);
 		if (q == -EAGAIN && n == live)
 			continue; /* no live file yet */
-		if (q < 0)
+		if (q == -ENOENT || q == -EAGAIN)
 			break; /* the start of what history is left */
 		oldest = n;
-		if (s.kind == SRC_ZSTREAM)
-			q = load_stream(&s, &size);
-		else
-			q = src_size(&s, &size);
-		if (q == 0 && lines == 0) {
-			/* Only new lines: start after the last complete record. */
-			t.pos.n = n;
-			t.pos.off = size;
-			if (s.kind == SRC_LIVE)
-				q = complete_end(&s, size, &t.pos.off, &buf, &cap);
-			src_close(&s);
-			if (q < 0) {
-				free(buf);
-				return q;
-			}
-			break;
+		if (!have_end) {
+			/* Not following, reading ends here: what is written meanwhile is not part
+			 * of the tail. */
+			end.n = n;
+			end.off = q < 0 ? 0 : size;
+			have_end = true;
+			t.pos = end;
+			t.done = lines == 0;
 		}
-		if (q == 0)
-			q = tail_file(r, &t, &s, size, s.kind == SRC_LIVE, &buf, &cap);
+		if (q < 0)
+			continue; /* unreadable: reading forward reports it */
+		if (!t.done)
+			q = tail_file(r, &t, &s, size, &buf, &cap);
 		src_close(&s);
 		if (q < 0 && q != -EBADMSG) {
 			free(buf);
 			return q;
 		}
-		if (t.done)
-			break;
 	}
 	free(buf);
 	if (!t.done) {
 		t.pos.n = oldest;
 		t.pos.off = 0;
 	}
-	return position(r, &t.pos, t.region > lines ? t.region - lines : 0);
+	return position(r, &t.pos, t.region > lines ? t.region - lines : 0, have_end ? &end : NULL);
 }
 
 /* ---- reading ---- */
@@ -975,14 +1086,76 @@ bool ctrlog_setreader_finished(const struct ctrlog_setreader *r)
 	return r->finished;
 }
 
-/* Whether the live file cur has been renamed (its name now points elsewhere or nowhere). */
-static bool live_renamed(const struct ctrlog_setreader *r)
-{
-	struct stat st;
+enum live_fate {
+	LIVE_IN_PLACE,  /* still the live file */
+	LIVE_ROTATED,   /* renamed to its rotated name: final, the next file is n + 1 */
+	LIVE_REPLACED,  /* renamed by someone else, and the writer has opened a new live file of
+	                 * the same number: final */
+	LIVE_MOVED,     /* renamed by someone else, the writer may still append to it */
+};
 
-	if (fstatat(r->dirfd, r->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+static bool same_file(const struct stat *st, const struct src *s)
+{
+	return st->st_ino == s->ino && st->st_dev == s->dev;
+}
+
+/* What became of the live file cur (at its current end). The writer renames the live file to
+ * its rotated name before it creates the next one, and flushes before it reopens the live path
+ * (SIGHUP), so once the live path names another file, cur no longer grows. */
+static enum live_fate live_fate(const struct ctrlog_setreader *r)
+{
+	struct stat st, rot;
+	char name[NAME_MAX_LEN];
+	bool present = fstatat(r->dirfd, r->name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+
+	if (present && same_file(&st, &r->cur))
+		return LIVE_IN_PLACE;
+	/* Rotated file n is cur, or, once compressed, was (if it is another file, cur was renamed
+	 * away and the new live file already rotated). */
+	if (rotated_name(r, r->cur.n, "", name, sizeof(name)) == 0 &&
+	    fstatat(r->dirfd, name, &rot, AT_SYMLINK_NOFOLLOW) == 0)
+		return same_file(&rot, &r->cur) ? LIVE_ROTATED : LIVE_REPLACED;
+	if (read_last_seq(r) >= r->cur.n)
+		return LIVE_ROTATED;
+	return present ? LIVE_REPLACED : LIVE_MOVED;
+}
+
+/* Whether the live file cur was truncated in place (copytruncate): it is shorter than what was
+ * read, or its first bytes changed. An error is left for the read to report. */
+static bool live_truncated(struct src *s)
+{
+	char head[sizeof(s->head)];
+	struct stat st;
+	ssize_t n = pread(s->fd, head, sizeof(head), 0);
+
+	if (n < 0 || fstat(s->fd, &st) < 0)
+		return false;
+	if ((uint64_t)st.st_size < s->off || (size_t)n < s->head_len ||
+	    memcmp(head, s->head, s->head_len) != 0)
 		return true;
-	return st.st_ino != r->cur.ino || st.st_dev != r->cur.dev;
+	memcpy(s->head, head, (size_t)n);
+	s->head_len = (size_t)n;
+	return false;
+}
+
+/* Reading the truncated live file starts again at its beginning; the next call of next()
+ * reports it. */
+static void restart_truncated(struct ctrlog_setreader *r)
+{
+	r->cur.off = 0;
+	r->cur.head_len = 0;
+	r->start = r->end = 0;
+	r->buf_off = 0;
+	ctrlog_k8s_joiner_reset(r->joiner);
+	r->pend_kind = CTRLOG_SR_TRUNCATED;
+	r->pend_error = 0;
+	snprintf(r->pend_file, sizeof(r->pend_file), "%s", r->cur.name);
+}
+
+/* Not following, and the end of what is read (as positioned) is reached. */
+static bool at_limit(const struct ctrlog_setreader *r)
+{
+	return !r->cfg.follow && r->cur.n == r->limit_n && r->buf_off >= r->limit_off;
 }
 
 /* One record line at buf_off; 1 with an item, 0 when it produced none. */
@@ -1075,6 +1248,14 @@ int ctrlog_setreader_next(struct ctrlog_setreader *r, struct ctrlog_sr_item *ret
 			r->gap_pending = false;
 			return 1;
 		}
+		if (r->pend_kind) {
+			memset(ret, 0, sizeof(*ret));
+			ret->kind = r->pend_kind;
+			ret->file = r->pend_file;
+			ret->error = r->pend_error;
+			r->pend_kind = 0;
+			return 1;
+		}
 		if (r->finished)
 			return 0;
 		if (r->cur.kind == SRC_NONE) {
@@ -1082,14 +1263,8 @@ int ctrlog_setreader_next(struct ctrlog_setreader *r, struct ctrlog_sr_item *ret
 			q = enter_file(r, r->cur.n);
 			if (q == -EAGAIN)
 				return r->cfg.follow ? 0 : (r->finished = true, 0);
-			if (q < 0) {
-				char name[NAME_MAX_LEN];
-
-				if (rotated_name(r, r->cur.n, ".zst", name, sizeof(name)) == 0)
-					snprintf(r->cur.name, sizeof(r->cur.name), "%s", name);
-				r->cur.n++;
-				return corrupt_item(r, q, ret);
-			}
+			if (q < 0)
+				return q;
 			continue;
 		}
 		nl = r->end > r->start ? memchr(r->buf + r->start, '\n', r->end - r->start) : NULL;
@@ -1098,6 +1273,10 @@ int ctrlog_setreader_next(struct ctrlog_setreader *r, struct ctrlog_sr_item *ret
 			size_t len = (size_t)(nl - line);
 			uint64_t off = r->buf_off;
 
+			if (at_limit(r)) {
+				r->finished = true;
+				return 0;
+			}
 			r->start += len + 1;
 			r->buf_off += len + 1;
 			q = take_record(r, line, len, off, ret);
@@ -1108,6 +1287,10 @@ int ctrlog_setreader_next(struct ctrlog_setreader *r, struct ctrlog_sr_item *ret
 		q = make_room(r);
 		if (q < 0)
 			return q;
+		if (r->cur.kind == SRC_LIVE && !r->cur.final && live_truncated(&r->cur)) {
+			restart_truncated(r);
+			continue;
+		}
 		q = src_read(r, &r->cur, r->buf + r->end, r->cap - r->end, &got);
 		if (q < 0)
 			return corrupt_item(r, q, ret);
@@ -1124,15 +1307,23 @@ int ctrlog_setreader_next(struct ctrlog_setreader *r, struct ctrlog_sr_item *ret
 				r->finished = true;
 				return 0;
 			}
-			if (!live_renamed(r))
+			switch (live_fate(r)) {
+			case LIVE_IN_PLACE:
+			case LIVE_MOVED:
 				return 0;
-			/* Renamed after a flush: what the fd holds now is all of it. */
+			case LIVE_REPLACED:
+				r->cur.replaced = true;
+				break;
+			case LIVE_ROTATED:
+				break;
+			}
+			/* What the fd holds now is all of it. */
 			r->cur.final = true;
 			continue;
 		}
 		/* The end of a finished file. A last record without its newline (a crash) still
 		 * counts. */
-		if (r->end > r->start) {
+		if (r->end > r->start && !at_limit(r)) {
 			const char *line = r->buf + r->start;
 			size_t len = r->end - r->start;
 			uint64_t off = r->buf_off;
@@ -1149,7 +1340,8 @@ int ctrlog_setreader_next(struct ctrlog_setreader *r, struct ctrlog_sr_item *ret
 			return 0;
 		}
 		{
-			uint64_t next = r->cur.n + 1;
+			/* A live file replaced by an external rotator: the new one has its number. */
+			uint64_t next = r->cur.replaced ? r->cur.n : r->cur.n + 1;
 
 			q = enter_file(r, next);
 			if (q == -EAGAIN) {
@@ -1164,15 +1356,8 @@ int ctrlog_setreader_next(struct ctrlog_setreader *r, struct ctrlog_sr_item *ret
 				}
 				return 0;
 			}
-			if (q < 0) {
-				src_close(&r->cur);
-				r->cur.n = next;
-				if (rotated_name(r, next, ".zst", r->cur.name, sizeof(r->cur.name)) < 0)
-					r->cur.name[0] = '\0';
-				r->cur.kind = SRC_PLAIN; /* a dead placeholder: the next call moves on */
-				r->cur.fd = -1;
-				return corrupt_item(r, q, ret);
-			}
+			if (q < 0)
+				return q;
 		}
 	}
 }

@@ -13,11 +13,23 @@
  * stays valid while a plain file is compressed, so the reader never cares which of the two
  * names it finds, and never reads both.
  *
+ * The set is what is on disk: the number of the live file is one more than the greatest rotated
+ * number found in the directory or recorded in .<log>.last-rotation, whichever is greater (a
+ * missing or stale record never hides a file). Files are opened without blocking and without
+ * following symbolic links; one that is not a regular file, or cannot be opened, is skipped and
+ * reported (CTRLOG_SR_UNREADABLE), and reading goes on with the rest.
+ *
+ * External rotators: a live file renamed to a name outside the set (mv) is still read while the
+ * writer appends to it, to its end once the writer has reopened the live path (SIGHUP), and the
+ * new live file is then read from its start. A live file truncated in place (copytruncate) is
+ * reported (CTRLOG_SR_TRUNCATED) and read again from its start.
+ *
  * Every function returns 0 (or a count where documented) or a negative errno value; output
  * parameters are left untouched on failure. Nothing here prints or exits: malformed records and
  * lost history come back as items for the caller to report.
  */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,7 +56,14 @@ enum ctrlog_sr_kind {
 	                      * file, offset 0) that was skipped */
 	CTRLOG_SR_GAP,       /* item.gap_first..gap_last: rotated files removed by retention
 	                      * before they were read */
+	CTRLOG_SR_UNREADABLE, /* item.file, item.error: a file of the set that could not be opened
+	                       * (CTRLOG_SR_ENOTREG: not a regular file), skipped whole */
+	CTRLOG_SR_TRUNCATED, /* item.file: the live file shrank under the reader (copytruncate);
+	                      * reading starts again at its beginning, lines may be lost */
 };
+
+/* item.error of a file that is not a regular file (a FIFO, a directory, a symbolic link...). */
+#define CTRLOG_SR_ENOTREG (-EMEDIUMTYPE)
 
 struct ctrlog_sr_item {
 	enum ctrlog_sr_kind kind;
@@ -72,8 +91,8 @@ void ctrlog_setreader_free(struct ctrlog_setreader *r);
 int ctrlog_setreader_seek_start(struct ctrlog_setreader *r);
 
 /*
- * Positions the reader so that, read to its current end, it returns the last `lines` lines of
- * the selected streams. The live file and earlier files are read backwards in blocks (compressed
+ * Positions the reader so that it returns the last `lines` lines of the selected streams (when
+ * not following: exactly those, however much is written or rotated meanwhile). The live file and earlier files are read backwards in blocks (compressed
  * ones frame by frame from the last), so the cost follows `lines`, not the size of the history.
  */
 int ctrlog_setreader_seek_tail(struct ctrlog_setreader *r, uint64_t lines);

@@ -29,6 +29,7 @@ echo "== ctrlog run --id $id -- <about 40 MB of numbered lines, some on stderr>"
 echo "   while ctrlog follow $id reads it live, across every rotation"
 # The command writes 400,000 lines of 100 bytes (every 1000th on stderr) and exits 3.
 "$ctrlog" run --root "$root" --id "$id" --replace --stats -- sh -c '
+	touch "$0" # started: the previous demo is gone, this one has its log
 	sleep 0.5
 	awk "BEGIN {
 		pad = sprintf(\"%80s\", \"\"); gsub(/ /, \"x\", pad)
@@ -37,10 +38,10 @@ echo "   while ctrlog follow $id reads it live, across every rotation"
 			else printf \"seq=%08d %s\\n\", i, pad
 		}
 	}"
-	exit 3' 2>"$work/stats" &
+	exit 3' "$work/started" 2>"$work/stats" &
 run_pid=$!
 # follow needs the container to exist; a run that fails says why and ends the demo.
-while [[ ! -e $dir/ctr.log ]]; do
+while [[ ! -e $work/started ]]; do
 	kill -0 "$run_pid" 2>/dev/null || { wait "$run_pid" || true; cat "$work/stats" >&2; exit 1; }
 	sleep 0.05
 done

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* rotate/: rotation at record boundaries, numbering that is never reused, retention,
  * background compression, recovery of a directory left by a killed monitor, failures that are
- * counted (renameat() and fstat() injected, see tests/meson.build), and fork(). */
+ * counted (renameat() and fstat() injected, see tests/meson.build), fork(), one writer per
+ * log, no FIFO taken for a log, no empty file rotated, and open lines closed on take-over. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -33,11 +34,20 @@ int __wrap_fstat64(int fd, struct stat *st);
 /* While set, renaming the live file fails with this errno (the compressor's renames pass). */
 static int rename_live_errno;
 static int rename_live_calls;
+/* This many renames of a .zst.tmp (the compressor's last step) fail with ENOSPC. */
+static int rename_tmp_failures;
 /* While set, fstat() fails with this errno, leaving garbage where the result would go. */
 static int fstat_errno;
 
 int __wrap_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
+	size_t len = strlen(oldpath);
+
+	if (len > 8 && strcmp(oldpath + len - 8, ".zst.tmp") == 0 && rename_tmp_failures > 0) {
+		rename_tmp_failures--;
+		errno = ENOSPC;
+		return -1;
+	}
 	if (strcmp(oldpath, "ctr.log") == 0) {
 		rename_live_calls++;
 		if (rename_live_errno) {
@@ -61,7 +71,7 @@ int __wrap_fstat64(int fd, struct stat *st)
 /* Rotated files stay plain unless a test asks for compression. */
 static int setup(void **state)
 {
-	rename_live_errno = rename_live_calls = fstat_errno = 0;
+	rename_live_errno = rename_live_calls = fstat_errno = rename_tmp_failures = 0;
 	test_logger_setup(state);
 	((struct test_logger_fixture *)*state)->cfg.compress_level = CTRLOG_COMPRESS_NONE;
 	return 0;
@@ -278,6 +288,35 @@ static void test_compression_keeps_newest_plain(void **state)
 	assert_int_equal(check_contiguous(f, 1, 3, 309), 310);
 }
 
+/* After ctrlog_logger_finish() the counters are those of the whole run: every rotated file
+ * handed to the compressor is done, and nothing changes them afterwards. */
+static void test_finish_makes_counters_final(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	struct ctrlog_stats st, again;
+
+	f->cfg.compress_level = 19;
+	f->cfg.max_files = 5;
+	f->cfg.max_size = 0;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	for (int i = 0; i < 3; i++) {
+		feed_numbered(f, i * 5000, (i + 1) * 5000);
+		assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
+	}
+	ctrlog_logger_finish(f->logger);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.compressed_files, 2);
+	assert_int_equal(st.compress_errors, 0);
+	assert_int_equal(st.compress_bytes_in, 2 * 5000 * RECORD);
+	assert_int_equal(st.compress_bytes_out,
+			 size_of(f, "ctr.log.1.zst") + size_of(f, "ctr.log.2.zst"));
+	assert_int_equal(st.stream[CTRLOG_STDOUT].bytes_out, 3 * 5000 * RECORD);
+	ctrlog_logger_finish(f->logger); /* idempotent */
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &again), 0);
+	assert_memory_equal(&st, &again, sizeof(st));
+	close_logger(f);
+}
+
 /* What a monitor killed mid-compression leaves behind is cleaned up and finished. */
 static void test_recovery(void **state)
 {
@@ -312,12 +351,15 @@ static void test_recovery(void **state)
 }
 
 /* A rotation that fails is returned and counted once per episode, not once per record; the
- * live file goes on (past max_size) and the next rotation that works ends the episode. */
+ * limit holds meanwhile (the records that do not fit are dropped and counted, not written past
+ * max_size), and the rotation that works ends the episode with the loss marker first in the
+ * new live file. Before the fix the live file grew to 110 records. The retry's back-off is
+ * checked in test_k8s_file (test_writer_rotation_backoff), where the clock is the test's. */
 static void test_rotation_failure_counted(void **state)
 {
 	struct test_logger_fixture *f = *state;
 	struct ctrlog_stats st;
-	char *buf = malloc(100 * 9 + 1);
+	char *buf = malloc(100 * 9 + 1), *live;
 	size_t len = 0;
 
 	f->cfg.max_size = 10 * RECORD;
@@ -335,20 +377,149 @@ static void test_rotation_failure_counted(void **state)
 	assert_int_equal(st.rotations, 0);
 	assert_int_equal(st.rotation_errors, 1);
 	assert_int_equal(st.last_rotation_error, -EIO);
+	assert_int_equal(st.dropped_bytes, 100 * 8);
 	assert_false(exists(f, "ctr.log.1"));
-	assert_int_equal(size_of(f, "ctr.log"), 110 * RECORD);
+	assert_int_equal(size_of(f, "ctr.log"), 10 * RECORD);
 	rename_live_errno = 0;
+	assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
 	feed_numbered(f, 110, 111);
 	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
 	assert_int_equal(st.rotations, 1);
 	assert_int_equal(st.rotation_errors, 1);
-	assert_int_equal(size_of(f, "ctr.log.1"), 110 * RECORD);
-	assert_int_equal(size_of(f, "ctr.log"), RECORD);
+	assert_int_equal(size_of(f, "ctr.log.1"), 10 * RECORD);
+	live = test_read_file(f->log, &len);
+	assert_non_null(live);
+	assert_non_null(strstr(live, " stderr F [ctrlog] 800 bytes in 100 lines were lost: rotating the log failed: Input/output error\n"));
+	assert_memory_equal(live + len - RECORD + 30, " stdout F n=000110\n", RECORD - 30);
+	free(live);
 	rename_live_errno = EIO;
 	assert_int_equal(ctrlog_logger_rotate(f->logger), -EIO);
 	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
 	assert_int_equal(st.rotation_errors, 2); /* a new episode */
 	free(buf);
+}
+
+/* When the renamed file's successor cannot be created, nothing goes into the renamed file
+ * (it is history) and nothing past the limit; once creating works, the records go into a new
+ * live file. Before the fix the monitor went on writing into ctr.log.1. */
+static void test_rotation_open_failure(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	struct ctrlog_stats st;
+
+	f->cfg.max_size = 10 * RECORD;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	feed_numbered(f, 0, 10);
+	fstat_errno = EMFILE; /* the new live file's open fails (its fstat, here) */
+	feed_numbered(f, 10, 30);
+	fstat_errno = 0;
+	assert_int_equal(size_of(f, "ctr.log.1"), 10 * RECORD);
+	assert_true(size_of(f, "ctr.log") <= 0); /* created, but not opened: fstat failed */
+	/* The retry comes after a back-off (at most 2 s). */
+	for (int i = 30, waited = 0; waited < 10000 && size_of(f, "ctr.log") <= 0; waited += 10, i++) {
+		usleep(10000);
+		feed_numbered(f, i, i + 1);
+	}
+	assert_int_equal(size_of(f, "ctr.log.1"), 10 * RECORD);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.rotation_errors, 1);
+	assert_int_equal(st.last_rotation_error, -EMFILE);
+	assert_true(size_of(f, "ctr.log") > RECORD); /* the marker, then a record */
+}
+
+/* An empty live file is not rotated (logrotate's notifempty): rotating an idle container again
+ * and again keeps its history. Before the fix 8 calls with 5 kept files deleted it. */
+static void test_rotate_empty_is_noop(void **state)
+{
+	struct test_logger_fixture *f = *state;
+
+	f->cfg.max_files = 5;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	feed_numbered(f, 0, 1);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
+	close_logger(f);
+	assert_false(exists(f, "ctr.log.2"));
+	assert_int_equal(check_contiguous(f, 1, 1, 0), 1);
+}
+
+/* One writer per log: a second logger on the same path is refused (-EBUSY) and touches
+ * nothing; the first writes on, and once it is freed the path can be taken over. */
+static void test_second_writer_refused(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	ctrlog_logger *second = NULL;
+
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	feed_numbered(f, 0, 1);
+	make_file(f, "ctr.log.5.zst.tmp", "left by nobody"); /* recovery would remove it */
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &second), -EBUSY);
+	assert_null(second);
+	assert_true(exists(f, "ctr.log.5.zst.tmp"));
+	feed_numbered(f, 1, 2);
+	close_logger(f);
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &second), 0);
+	assert_true(exists(f, ".ctr.log.lock"));
+	ctrlog_logger_free(second);
+	assert_false(exists(f, ".ctr.log.lock")); /* a stopped log leaves no lock file */
+	assert_int_equal(check_contiguous(f, 1, 0, 1), 2);
+}
+
+/* A FIFO where a log is expected is refused, never opened for reading: as the live file
+ * -EINVAL, as a rotated file to compress a compression error (before the fix the compressor
+ * blocked reading it, and freeing the logger, waiting for it, hung). */
+static void test_fifo_not_a_log(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	struct ctrlog_stats st;
+	char *fifo = test_path(f->dir, "ctr.log");
+
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), -EINVAL);
+	assert_int_equal(unlink(fifo), 0);
+	free(fifo);
+	fifo = test_path(f->dir, "ctr.log.1");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	f->cfg.compress_level = 1;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	feed_numbered(f, 0, 1);
+	assert_int_equal(ctrlog_logger_rotate(f->logger), 0); /* .2: the compressor takes .1 */
+	alarm(60);
+	for (int waited = 0; waited < 10000; waited += 10) {
+		assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+		if (st.compress_errors)
+			break;
+		usleep(10000);
+	}
+	close_logger(f);
+	alarm(0);
+	assert_int_equal(st.compress_errors, 1);
+	assert_int_equal(st.last_compress_error, -EINVAL);
+	assert_true(exists(f, "ctr.log.2"));
+	free(fifo);
+}
+
+/* A crashed monitor's open line (a P last) is closed by an empty F before the next run's
+ * first record, so that the two never join. */
+static void test_open_line_closed_on_takeover(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	static const char left[] = "2026-11-27T09:43:42.000000000Z stdout P abc\n"
+				   "2026-11-27T09:43:42.000000000Z stderr F x\n";
+	char *got;
+	size_t len;
+
+	make_file(f, "ctr.log", left);
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	feed_numbered(f, 0, 1);
+	close_logger(f);
+	got = test_read_file(f->log, &len);
+	assert_non_null(got);
+	assert_int_equal(len, strlen(left) + 41 + RECORD);
+	assert_memory_equal(got, left, strlen(left));
+	assert_memory_equal(got + strlen(left) + 30, " stdout F \n", 11);
+	assert_memory_equal(got + len - RECORD + 30, " stdout F n=000000\n", RECORD - 30);
+	free(got);
 }
 
 /* The record of the last rotation number is trusted or refused, never guessed: a missing one
@@ -364,19 +535,21 @@ static void test_last_rotation_unreadable(void **state)
 	make_file(f, ".ctr.log.last-rotation", "");
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), -EBADMSG);
 	assert_int_equal(unlink(rec), 0);
-	assert_int_equal(mkdir(rec, 0700), 0); /* read() fails: EISDIR */
-	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), -EISDIR);
+	assert_int_equal(mkdir(rec, 0700), 0); /* not a regular file: a bad record too */
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), -EBADMSG);
 	assert_null(f->logger);
 	assert_int_equal(rmdir(rec), 0);
 	/* The floor is the greater of the record and the files on disk. */
 	make_file(f, ".ctr.log.last-rotation", "7\n");
 	make_file(f, "ctr.log.3", "");
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	feed_numbered(f, 0, 1); /* an empty live file is not rotated */
 	assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
 	assert_true(exists(f, "ctr.log.8"));
 	close_logger(f);
 	make_file(f, "ctr.log.12", "");
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	feed_numbered(f, 1, 2);
 	assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
 	assert_true(exists(f, "ctr.log.13"));
 	free(rec);
@@ -462,7 +635,7 @@ static void test_compression_error_reported(void **state)
 	f->cfg.compress_level = 1;
 	f->cfg.max_size = 0;
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
-	assert_int_equal(mkdir(tmp, 0700), 0); /* the .zst.tmp cannot be opened: EISDIR */
+	assert_int_equal(mkdir(tmp, 0700), 0); /* the .zst.tmp cannot be created: EEXIST */
 	for (int i = 0; i < 2; i++) {
 		feed_numbered(f, i, i + 1);
 		assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
@@ -472,12 +645,38 @@ static void test_compression_error_reported(void **state)
 		assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
 	}
 	assert_int_equal(st.compress_errors, 1);
-	assert_int_equal(st.last_compress_error, -EISDIR);
+	assert_int_equal(st.last_compress_error, -EEXIST);
 	close_logger(f);
 	assert_true(exists(f, "ctr.log.1"));
 	assert_false(exists(f, "ctr.log.1.zst"));
 	assert_int_equal(rmdir(tmp), 0);
 	free(tmp);
+}
+
+/* A compression that failed for lack of space is tried again after a back-off (counted once),
+ * not left plain for good as before the fix. */
+static void test_compression_retried_after_no_space(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	struct ctrlog_stats st = { 0 };
+
+	f->cfg.compress_level = 1;
+	f->cfg.max_size = 0;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	rename_tmp_failures = 2;
+	for (int i = 0; i < 2; i++) {
+		feed_numbered(f, i, i + 1);
+		assert_int_equal(ctrlog_logger_rotate(f->logger), 0);
+	}
+	for (int waited = 0; waited < 10000 && !exists(f, "ctr.log.1.zst"); waited += 10)
+		usleep(10000);
+	assert_true(exists(f, "ctr.log.1.zst"));
+	assert_false(exists(f, "ctr.log.1"));
+	assert_int_equal(rename_tmp_failures, 0);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.compress_errors, 1);
+	assert_int_equal(st.last_compress_error, -ENOSPC);
+	assert_int_equal(st.compressed_files, 1);
 }
 
 int main(void)
@@ -490,12 +689,19 @@ int main(void)
 		T(test_max_size_zero_never_rotates),
 		T(test_numbering_survives_restart),
 		T(test_compression_keeps_newest_plain),
+		T(test_finish_makes_counters_final),
 		T(test_recovery),
 		T(test_rotation_failure_counted),
+		T(test_rotation_open_failure),
+		T(test_rotate_empty_is_noop),
+		T(test_second_writer_refused),
+		T(test_fifo_not_a_log),
+		T(test_open_line_closed_on_takeover),
 		T(test_last_rotation_unreadable),
 		T(test_fstat_failure),
 		T(test_child_compresses_after_fork),
 		T(test_compression_error_reported),
+		T(test_compression_retried_after_no_space),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
 /*
  * formats/k8s_time.c and formats/k8s_file_writer.c: the timestamp at every kind of boundary,
  * and a writer that survives EINTR and short writes (injected by wrapping writev(), see
- * tests/meson.build) without losing or repeating a byte.
+ * tests/meson.build) without losing or repeating a byte, frees history on a full disk, and
+ * retries failed rotations (renameat() wrapped) with a back-off without passing the limit.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -27,7 +30,7 @@ ssize_t __real_writev(int fd, const struct iovec *iov, int n);
 ssize_t __wrap_writev(int fd, const struct iovec *iov, int n);
 
 /* Each entry is what the next writev() does: 0 = pass through, -1 = fail with EINTR,
- * -2 = fail with EIO, k > 0 = write at most k bytes. */
+ * -2 = fail with EIO, -3 = fail with ENOSPC, k > 0 = write at most k bytes. */
 static int inject[64];
 static size_t n_inject, next_inject;
 static size_t writev_calls;
@@ -38,7 +41,7 @@ ssize_t __wrap_writev(int fd, const struct iovec *iov, int n)
 
 	writev_calls++;
 	if (action < 0) {
-		errno = action == -1 ? EINTR : EIO;
+		errno = action == -1 ? EINTR : action == -2 ? EIO : ENOSPC;
 		return -1;
 	}
 	if (action > 0) {
@@ -50,6 +53,23 @@ ssize_t __wrap_writev(int fd, const struct iovec *iov, int n)
 		return __real_writev(fd, &one, 1);
 	}
 	return __real_writev(fd, iov, n);
+}
+
+int __real_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+int __wrap_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+
+/* While set, renaming fails with this errno; every call is counted. */
+static int rename_errno;
+static int rename_calls;
+
+int __wrap_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+	rename_calls++;
+	if (rename_errno) {
+		errno = rename_errno;
+		return -1;
+	}
+	return __real_renameat(olddirfd, oldpath, newdirfd, newpath);
 }
 
 static void set_injection(const int *actions, size_t n)
@@ -165,6 +185,7 @@ static int setup(void **state)
 	cfg.max_size = 0;
 	assert_int_equal(ctrlog_k8s_file_sink_new(&cfg, &f->stats, &f->sink), 0);
 	set_injection(NULL, 0);
+	rename_errno = rename_calls = 0;
 	batch_sec = 1795772622;
 	*state = f;
 	return 0;
@@ -241,14 +262,20 @@ static void test_writer_eintr_and_short_writes(void **state)
 	assert_int_equal(writev_calls, 7);
 }
 
-static void open_sink(struct fixture *f)
+static void open_sink_sized(struct fixture *f, uint64_t max_size)
 {
 	struct ctrlog_config cfg;
 
 	ctrlog_config_init(&cfg);
 	cfg.log_path = f->log;
-	cfg.max_size = 0;
+	cfg.max_size = max_size;
+	cfg.compress_level = CTRLOG_COMPRESS_NONE;
 	assert_int_equal(ctrlog_k8s_file_sink_new(&cfg, &f->stats, &f->sink), 0);
+}
+
+static void open_sink(struct fixture *f)
+{
+	open_sink_sized(f, 0);
 }
 
 /* Nothing is written before flush (one write per round), and a reopened log is appended to,
@@ -257,18 +284,22 @@ static void test_writer_batches_and_appends(void **state)
 {
 	struct fixture *f = *state;
 	const char *lines[] = { "one", "two", "three" };
-	char twice[sizeof(expected_three) * 2];
+	static const char full[] =
+		"2026-11-27T09:43:42.000000007Z stdout F one\n"
+		"2026-11-27T09:43:42.000000007Z stderr F two\n"
+		"2026-11-27T09:43:42.000000007Z stdout F three\n";
+	char twice[sizeof(full) * 2];
 
-	write_lines(f, lines, 3, true);
+	write_lines(f, lines, 3, false);
 	assert_int_equal(writev_calls, 0);
 	assert_int_equal(f->sink->ops->flush(f->sink), 0);
 	assert_int_equal(writev_calls, 1);
 	f->sink->ops->free(f->sink);
 	open_sink(f);
-	write_lines(f, lines, 3, true);
+	write_lines(f, lines, 3, false);
 	f->sink->ops->free(f->sink); /* free flushes */
 	f->sink = NULL;
-	snprintf(twice, sizeof(twice), "%s%s", expected_three, expected_three);
+	snprintf(twice, sizeof(twice), "%s%s", full, full);
 	assert_log(f, twice);
 }
 
@@ -308,6 +339,143 @@ static void test_writer_error_episode(void **state)
 	assert_log(f, want);
 }
 
+static off_t size_of(struct fixture *f, const char *name)
+{
+	char *p = test_path(f->dir, name);
+	struct stat st;
+	off_t r = stat(p, &st) == 0 ? st.st_size : -1;
+
+	free(p);
+	return r;
+}
+
+/* A batch at batch_sec + ms milliseconds, of n records "r" of 44 bytes each. */
+static void write_at(struct fixture *f, long ms, size_t n)
+{
+	struct ctrlog_record recs[16];
+	struct ctrlog_batch b = { .time = { .tv_sec = batch_sec + ms / 1000,
+					    .tv_nsec = (ms % 1000) * 1000000 + 7 },
+				  .records = recs, .n = n };
+
+	for (size_t i = 0; i < n; i++)
+		recs[i] = (struct ctrlog_record){ .data = "rec", .len = 3 };
+	(void)f->sink->ops->write_batch(f->sink, &b);
+	(void)f->sink->ops->flush(f->sink);
+}
+
+#define REC 44 /* prefix (40) + "rec" + "\n" */
+
+/*
+ * While rotation fails the limit holds: records are dropped and counted, not written past
+ * max_size, rotation is retried after 50 ms, then 100 ms, 200 ms (not per record or batch),
+ * the failure counts as one episode, and once a retry works writing resumes in a new live
+ * file that starts with the loss marker. Before the fix every batch retried and the file grew.
+ */
+static void test_writer_rotation_backoff(void **state)
+{
+	struct fixture *f = *state;
+	static const long tries[] = { 0, 50, 150, 350 }; /* back-off: 50, 100, 200 ms */
+	char *marker;
+	size_t len;
+
+	f->sink->ops->free(f->sink);
+	open_sink_sized(f, 4 * REC);
+	write_at(f, 0, 4);
+	rename_errno = EPERM;
+	for (long ms = 0, t = 0; ms < 400; ms += 10) {
+		int before = rename_calls;
+
+		write_at(f, ms, 3);
+		assert_int_equal(rename_calls - before, t < 4 && tries[t] == ms ? 1 : 0);
+		if (t < 4 && tries[t] == ms)
+			t++;
+	}
+	assert_int_equal(size_of(f, "ctr.log"), 4 * REC);
+	assert_int_equal(size_of(f, "ctr.log.1"), -1);
+	assert_int_equal(f->stats.dropped_bytes, 40 * 3 * 3);
+	rename_errno = 0;
+	write_at(f, 749, 1); /* the back-off is 400 ms now */
+	assert_int_equal(size_of(f, "ctr.log.1"), -1);
+	write_at(f, 750, 1);
+	assert_int_equal(size_of(f, "ctr.log.1"), 4 * REC);
+	marker = test_read_file(f->log, &len);
+	assert_non_null(marker);
+	assert_non_null(strstr(marker, "stderr F [ctrlog] 363 bytes in 121 lines were lost: "
+				       "rotating the log failed: Operation not permitted\n"));
+	assert_int_equal(len, strlen(marker));
+	assert_memory_equal(marker + len - REC + 30, " stdout F rec\n", 14);
+	free(marker);
+	assert_int_equal(f->stats.write_errors, 0);
+}
+
+/* A write that fails for lack of space frees the oldest rotated files until it fits: nothing
+ * is lost, nothing counted as a write error. Before the fix the write failed and every later
+ * one too, since the live file never reached its rotation size. */
+static void test_writer_full_disk_frees_history(void **state)
+{
+	struct fixture *f = *state;
+	const int actions[] = { -3, -3 };
+	struct ctrlog_stats st = { 0 };
+
+	f->sink->ops->free(f->sink);
+	open_sink_sized(f, 4 * REC);
+	for (int i = 0; i < 3; i++)
+		write_at(f, i, 4); /* ctr.log.1 and .2 */
+	assert_int_equal(size_of(f, "ctr.log.2"), 4 * REC);
+	set_injection(actions, 2);
+	write_at(f, 10, 2); /* rotates to ctr.log.3, then frees .1 and .2 */
+	assert_int_equal(size_of(f, "ctr.log.1"), -1);
+	assert_int_equal(size_of(f, "ctr.log.2"), -1);
+	assert_int_equal(size_of(f, "ctr.log.3"), 4 * REC);
+	assert_int_equal(size_of(f, "ctr.log"), 2 * REC);
+	assert_int_equal(f->stats.write_errors, 0);
+	assert_int_equal(f->stats.dropped_bytes, 0);
+	f->sink->ops->collect_stats(f->sink, &st);
+	assert_int_equal(st.freed_files, 2);
+	/* Down to the live file alone, the failure is a write error. */
+	set_injection(actions, 2);
+	write_at(f, 20, 1);
+	assert_int_equal(size_of(f, "ctr.log.3"), -1);
+	assert_int_equal(f->stats.write_errors, 1);
+	assert_int_equal(size_of(f, "ctr.log"), 2 * REC);
+}
+
+/* A line left open by a crashed writer (its stream's last record a P, in the live file or the
+ * newest rotated one) is closed by an empty F before anything else; a stream whose last
+ * record is an F gets nothing. */
+static void test_writer_closes_open_lines(void **state)
+{
+	struct fixture *f = *state;
+	const char *lines[] = { "one", "two", "three" }; /* stdout F, stderr F, stdout P */
+	char *got;
+	size_t len;
+
+	write_lines(f, lines, 3, true);
+	f->sink->ops->free(f->sink); /* as after a crash: no framer ended the line */
+	open_sink(f);
+	got = test_read_file(f->log, &len);
+	assert_non_null(got);
+	assert_int_equal(len, strlen(expected_three) + 41);
+	assert_memory_equal(got, expected_three, strlen(expected_three));
+	assert_memory_equal(got + len - 11, " stdout F \n", 11);
+	free(got);
+	/* Reopened once more, the line is closed: nothing is added. */
+	f->sink->ops->free(f->sink);
+	open_sink(f);
+	assert_int_equal(size_of(f, "ctr.log"), (off_t)strlen(expected_three) + 41);
+	/* The P in the newest rotated file, the live file empty. */
+	f->sink->ops->free(f->sink);
+	open_sink_sized(f, 1000);
+	write_lines(f, lines + 1, 2, true); /* stdout F "two", stderr P "three" */
+	assert_int_equal(f->sink->ops->rotate(f->sink), 0);
+	f->sink->ops->free(f->sink);
+	open_sink_sized(f, 1000);
+	assert_int_equal(size_of(f, "ctr.log"), 41);
+	got = test_read_file(f->log, &len);
+	assert_memory_equal(got + 30, " stderr F \n", 11);
+	free(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +487,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_eintr_and_short_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_batches_and_appends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_error_episode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_rotation_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_full_disk_frees_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_closes_open_lines, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,11 @@
  * files and streams), --since/--until skipping whole files and frames, following a live
  * file through a rotation, and a follower that falls behind retention (issue 11): the file it
  * holds is read to its end, and every file removed after it is reported, never skipped
- * silently, even when the rotations happen while it opens the live file.
+ * silently, even when the rotations happen while it opens the live file. Issue 12: the file set
+ * comes from the directory, not the rotation record; a file that is not a regular one is
+ * reported and skipped (never opened blocking); the tail is exactly N lines however the log
+ * grows meanwhile; a follower reads a live file renamed by an external rotator to its end and
+ * then the new one, and says when the live file was truncated (copytruncate).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -572,6 +576,189 @@ static void test_follow_rotations_during_live_open(void **state)
 	ctrlog_setreader_free(r);
 }
 
+/* ---- the file set from disk, files that cannot be read, external rotators (issue 12) ---- */
+
+/* Retention removed 1 to 5; the record is missing, then set back: files 6 to 8 are still read. */
+static void test_record_missing_or_stale(void **state)
+{
+	struct ctx *c = *state;
+	char *rec_path = test_path(c->dir, ".ctr.log.last-rotation");
+	struct ctrlog_setreader *r;
+
+	write_lines(c, "ctr.log.6", 1, 10);
+	write_lines(c, "ctr.log.7", 11, 20);
+	write_lines(c, "ctr.log.8", 21, 30);
+	compress(c, "ctr.log.6", false);
+	write_lines(c, "ctr.log", 31, 40);
+	for (int stale = 0; stale < 2; stale++) {
+		if (stale)
+			set_last(c, 2);
+		else
+			(void)unlink(rec_path);
+		r = open_reader(c, false);
+		assert_int_equal(ctrlog_setreader_seek_start(r), 0);
+		assert_int_equal(expect_lines(r, 1, 40), 0);
+		ctrlog_setreader_free(r);
+		r = open_reader(c, false);
+		assert_int_equal(ctrlog_setreader_seek_tail(r, 35), 0);
+		assert_int_equal(expect_lines(r, 6, 40), 0);
+		ctrlog_setreader_free(r);
+	}
+	free(rec_path);
+}
+
+/* Expects the item that says file `name` was skipped, not being a regular file. */
+static void expect_unreadable(struct ctrlog_setreader *r, const char *name)
+{
+	struct ctrlog_sr_item it;
+
+	assert_int_equal(ctrlog_setreader_next(r, &it), 1);
+	assert_int_equal(it.kind, CTRLOG_SR_UNREADABLE);
+	assert_string_equal(it.file, name);
+	assert_int_equal(it.error, CTRLOG_SR_ENOTREG);
+}
+
+/* Rotated file 3 replaced by a symlink, a directory, a FIFO (opening it would block): reported
+ * and skipped, reading and the tail go on with the rest. */
+static void test_unreadable_rotated_skipped(void **state)
+{
+	struct ctx *c = *state;
+	char *p = test_path(c->dir, "ctr.log.3"), *target = test_path(c->dir, "nowhere");
+	struct ctrlog_setreader *r;
+	struct ctrlog_sr_item it;
+
+	make_history(c);
+	for (int kind = 0; kind < 3; kind++) {
+		(void)unlink(p);
+		(void)rmdir(p);
+		assert_int_equal(kind == 0 ? symlink(target, p) : kind == 1 ? mkdir(p, 0700) :
+			mkfifo(p, 0600), 0);
+		for (int tail = 0; tail < 2; tail++) {
+			r = open_reader(c, false);
+			assert_int_equal(tail ? ctrlog_setreader_seek_tail(r, 1000) :
+				ctrlog_setreader_seek_start(r), 0);
+			assert_int_equal(expect_lines(r, 1, 200), 0);
+			expect_unreadable(r, "ctr.log.3");
+			assert_int_equal(expect_lines(r, 301, 500), 0);
+			assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+			ctrlog_setreader_free(r);
+		}
+	}
+	/* The live file a FIFO: the history, then the report. */
+	(void)unlink(c->log);
+	assert_int_equal(mkfifo(c->log, 0600), 0);
+	r = open_reader(c, false);
+	assert_int_equal(ctrlog_setreader_seek_tail(r, 50), 0);
+	assert_int_equal(expect_lines(r, 351, 400), 0);
+	expect_unreadable(r, "ctr.log");
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	ctrlog_setreader_free(r);
+	free(p);
+	free(target);
+}
+
+/* What is written and rotated after seek_tail is not part of the tail. */
+static void test_tail_ends_where_positioned(void **state)
+{
+	struct ctx *c = *state;
+	struct ctrlog_setreader *r;
+	struct ctrlog_sr_item it;
+
+	make_history(c);
+	r = open_reader(c, false);
+	assert_int_equal(ctrlog_setreader_seek_tail(r, 3), 0);
+	write_lines(c, "ctr.log", 501, 510);
+	rotate_to(c, 5, 511, 520);
+	assert_int_equal(expect_lines(r, 498, 500), 0);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	assert_int_equal(ctrlog_setreader_take_held(r, &it), 0);
+	ctrlog_setreader_free(r);
+}
+
+/* A line still unfinished at the end (P records only) is handed out whole: it is one of the N. */
+static void test_tail_counts_unfinished_line(void **state)
+{
+	struct ctx *c = *state;
+	struct ctrlog_setreader *r;
+	struct ctrlog_sr_item it;
+	FILE *f;
+
+	write_lines(c, "ctr.log", 1, 10);
+	f = open_file(c, "ctr.log", "a");
+	rec(f, 11, "stdout", 'P', "ab");
+	rec(f, 12, "stdout", 'P', "cd");
+	fclose(f);
+	r = open_reader(c, false);
+	assert_int_equal(ctrlog_setreader_seek_tail(r, 2), 0);
+	assert_int_equal(expect_lines(r, 10, 10), 0);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	assert_int_equal(ctrlog_setreader_take_held(r, &it), 1);
+	assert_int_equal(it.line.len, 4);
+	assert_memory_equal(it.line.data, "abcd", 4);
+	assert_int_equal(ctrlog_setreader_take_held(r, &it), 0);
+	ctrlog_setreader_free(r);
+}
+
+/* mv ctr.log ctr.log.old: the writer goes on in the renamed file until SIGHUP, then writes a new
+ * ctr.log (of the same number: no rotation was recorded). The follower reads all of it. */
+static void test_follow_external_rename(void **state)
+{
+	struct ctx *c = *state;
+	char *old = test_path(c->dir, "ctr.log.old");
+	struct ctrlog_setreader *r = open_reader(c, true);
+	struct ctrlog_sr_item it;
+	struct ctrlog_setpos pos;
+
+	write_lines(c, "ctr.log", 1, 10);
+	assert_int_equal(ctrlog_setreader_seek_start(r), 0);
+	assert_int_equal(expect_lines(r, 1, 10), 0);
+	assert_int_equal(rename(c->log, old), 0);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	write_lines(c, "ctr.log.old", 11, 20);
+	assert_int_equal(expect_lines(r, 11, 20), 0);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	/* SIGHUP: the last lines into the old file, then the new one. */
+	write_lines(c, "ctr.log.old", 21, 30);
+	write_lines(c, "ctr.log", 31, 40);
+	assert_int_equal(expect_lines(r, 21, 40), 0);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	ctrlog_setreader_tell(r, &pos);
+	assert_int_equal(pos.n, 1);
+	/* And a rotation of the new live file after that. */
+	rotate_to(c, 1, 41, 50);
+	assert_int_equal(expect_lines(r, 41, 50), 0);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	ctrlog_setreader_free(r);
+	free(old);
+}
+
+/* copytruncate: the live file emptied in place, then written again. */
+static void test_follow_truncated(void **state)
+{
+	struct ctx *c = *state;
+	struct ctrlog_setreader *r = open_reader(c, true);
+	struct ctrlog_sr_item it;
+
+	write_lines(c, "ctr.log", 1, 10);
+	assert_int_equal(ctrlog_setreader_seek_start(r), 0);
+	assert_int_equal(expect_lines(r, 1, 10), 0);
+	assert_int_equal(truncate(c->log, 0), 0);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 1);
+	assert_int_equal(it.kind, CTRLOG_SR_TRUNCATED);
+	assert_string_equal(it.file, "ctr.log");
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	write_lines(c, "ctr.log", 11, 20);
+	assert_int_equal(expect_lines(r, 11, 20), 0);
+	/* Truncated and written again, longer than before, before the reader looks. */
+	assert_int_equal(truncate(c->log, 0), 0);
+	write_lines(c, "ctr.log", 21, 100);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 1);
+	assert_int_equal(it.kind, CTRLOG_SR_TRUNCATED);
+	assert_int_equal(expect_lines(r, 21, 100), 0);
+	assert_int_equal(ctrlog_setreader_next(r, &it), 0);
+	ctrlog_setreader_free(r);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -587,6 +774,12 @@ int main(void)
 		T(test_follow_held_file_removed),
 		T(test_follow_boundary_files_removed),
 		T(test_follow_rotations_during_live_open),
+		T(test_record_missing_or_stale),
+		T(test_unreadable_rotated_skipped),
+		T(test_tail_ends_where_positioned),
+		T(test_tail_counts_unfinished_line),
+		T(test_follow_external_rename),
+		T(test_follow_truncated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,8 +114,10 @@ struct ctrlog_stats {
 	uint64_t compress_errors;    /* rotated files that failed to compress (they stay plain) */
 	int32_t last_write_error;    /* negative errno of the latest failed write, 0 if none */
 	uint32_t last_write_error_driver; /* the CTRLOG_DRIVER_* sink it happened in */
-	/* Rotation-failure episodes: a failure after a success (or the first). Meanwhile the live
-	 * file grows past max_size; rotation is tried again once per batch of records. */
+	/* Rotation-failure episodes: a failure after a success (or the first). Meanwhile the
+	 * size limit holds: nothing is written (records are dropped, counted in dropped_bytes, and
+	 * a marker record tells the loss once writing works again), and rotation is tried again
+	 * after a back-off of 50 ms doubling up to 2 s. Writing resumes in a new live file. */
 	uint64_t rotation_errors;
 	/* Failures of the logger's own calls that it worked around: a stalled sink's fd that
 	 * could not be watched (it is retried on a timer instead); in blocking mode, a passthrough
@@ -125,6 +127,10 @@ struct ctrlog_stats {
 	int32_t last_rotation_error; /* negative errno of the latest failed rotation, 0 if none */
 	int32_t last_compress_error; /* of the latest failed compression (that file stays plain) */
 	int32_t last_internal_error; /* of the latest internal error counted above */
+	/* Rotated files deleted ahead of retention because a write failed for lack of space
+	 * (ENOSPC, EDQUOT): the oldest go first, down to the live file alone, until the write
+	 * fits. A compression that failed for lack of space is tried again later. */
+	uint64_t freed_files;
 };
 
 typedef struct ctrlog_logger ctrlog_logger;
@@ -136,17 +142,29 @@ CTRLOG_API void ctrlog_config_init(struct ctrlog_config *cfg);
  * Creates a logger and opens its sinks. On success *ret_logger owns everything it opened; free it
  * with ctrlog_logger_free(). Returns -EINVAL for a bad configuration, -ENOTSUP for a driver not
  * built in, -ECONNREFUSED when the journald driver finds no journald listening, or the error of
- * opening a sink (for example -ENOENT, -EACCES, -ELOOP for a symlink at the log path). A
- * k8s-file log left by an earlier monitor is taken over: a torn last record is cut, numbering
+ * opening a sink (for example -ENOENT, -EACCES, -ELOOP for a symlink at the log path, -EINVAL
+ * when it is not a regular file: a FIFO or device is never opened for reading or waited on).
+ * One logger writes a k8s-file log: while one (in any process) holds it, another on the same
+ * path fails with -EBUSY and touches nothing (an OFD lock on .<name>.lock next to the log). A
+ * k8s-file log left by an earlier monitor is taken over: a torn last record is cut, a line a
+ * crash left open (its stream's last record a P) is closed by an empty F record, numbering
  * continues after the greater of the recorded last number and the greatest on disk,
  * unfinished compression is redone. A record of the last number that cannot be read fails
  * with its errno, one that is not a number with -EBADMSG: guessing could reuse numbers.
  */
 CTRLOG_API int ctrlog_logger_new(const struct ctrlog_config *cfg, ctrlog_logger **ret_logger);
 
-/* Flushes what can be flushed (held partial lines are written as F), waits for the background
- * thread to finish compressing rotated files, closes sinks and every fd the logger owns, and
- * frees the logger. Accepts NULL. */
+/*
+ * Ends the logger's work: ends every stream (a held unfinished line is written as F), writes out
+ * what the sinks still hold (what cannot be written is counted as dropped) and waits until the
+ * background thread has compressed every rotated file. The counters are final from here on:
+ * ctrlog_logger_get_stats() after it reports the whole run. Afterwards only get_stats and
+ * ctrlog_logger_free() may be called. Idempotent; accepts NULL.
+ */
+CTRLOG_API void ctrlog_logger_finish(ctrlog_logger *logger);
+
+/* Finishes the logger (ctrlog_logger_finish()) unless that was done, closes sinks and every fd
+ * the logger owns, and frees it. Accepts NULL. */
 CTRLOG_API void ctrlog_logger_free(ctrlog_logger *logger);
 
 /*
@@ -207,11 +225,13 @@ CTRLOG_API int ctrlog_logger_flush(ctrlog_logger *logger);
 /* Reopens the live log path, for an external rotator that renamed it (SIGHUP). */
 CTRLOG_API int ctrlog_logger_reopen(ctrlog_logger *logger);
 
-/* Rotates the live file now (SIGUSR1). -ENOTSUP when no sink rotates. A failure is returned
- * and counted in ctrlog_stats.rotation_errors, as are those of automatic rotations. */
+/* Rotates the live file now (SIGUSR1). An empty live file is not rotated: 0, nothing to do.
+ * -ENOTSUP when no sink rotates. A failure is returned and counted in
+ * ctrlog_stats.rotation_errors, as are those of automatic rotations. */
 CTRLOG_API int ctrlog_logger_rotate(ctrlog_logger *logger);
 
-/* Copies the counters into *ret_stats. */
+/* Copies the counters into *ret_stats. They are final only after ctrlog_logger_finish(): until
+ * then the compressor may still be at work and the sinks may hold output. */
 CTRLOG_API int ctrlog_logger_get_stats(const ctrlog_logger *logger, struct ctrlog_stats *ret_stats);
 
 /* A static, human-readable message for a negative (or positive) errno value. Never NULL. */

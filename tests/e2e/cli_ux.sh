@@ -158,12 +158,15 @@ help_commands() {
 
 rotate_by_name() {
 	"$CTRLOG" run --root "$ROOT" --id rot-abc123 --name rotsvc --detach -- \
-		sh -c 'echo one; while :; do sleep 0.05; done' >/dev/null
+		sh -c "echo one; until [ -e '$T/rot-two' ]; do sleep 0.05; done; echo two; while :; do sleep 0.05; done" >/dev/null
 	"$CTRLOG" run --root "$ROOT" --id rot-abd456 --detach -- sh -c 'exec sleep 30' >/dev/null
 	wait_for grep -q one "$ROOT/rot-abc123/ctr.log" || fail "first line not logged"
 	run_ctrlog "$T/out" "$T/err" rotate --root "$ROOT" rotsvc
 	assert_eq "0|" "$RC|$(cat "$T/err")" "rotate by name: status|stderr"
 	wait_for test -f "$ROOT/rot-abc123/ctr.log.1" || fail "rotate by name did not rotate"
+	# an empty live file is not rotated (issue 12.5): a line first
+	touch "$T/rot-two"
+	wait_for grep -q two "$ROOT/rot-abc123/ctr.log" || fail "second line not logged"
 	run_ctrlog "$T/out" "$T/err" rotate --root "$ROOT" rot-abc
 	assert_eq "0|" "$RC|$(cat "$T/err")" "rotate by prefix: status|stderr"
 	wait_for test -f "$ROOT/rot-abc123/ctr.log.2" || fail "rotate by prefix did not rotate"

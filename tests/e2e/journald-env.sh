@@ -57,6 +57,18 @@ journald_reexec() {
 	CTRLOG_JOURNALD_NS=1 exec unshare -m --propagation private "$self" "$@"
 }
 
+# The queue of journald's socket holds net.unix.max_dgram_qlen datagrams, a per-network-
+# namespace setting: 10 by the kernel's default, 512 on a host where systemd set it. With
+# JOURNALD_QLEN set, journald runs in a network namespace of its own with that queue (its
+# socket is still reached by path from ours).
+_journald_exec() {
+	if [[ -n ${JOURNALD_QLEN:-} ]]; then
+		exec unshare -n sh -c 'echo "$1" >/proc/sys/net/unix/max_dgram_qlen && exec "$2"' sh \
+			"$JOURNALD_QLEN" "$JOURNALD"
+	fi
+	exec "$JOURNALD"
+}
+
 # journald_start DIR : DIR receives journald's own output (journald.out)
 journald_start() {
 	local dir=$1 i
@@ -96,7 +108,7 @@ journald_start() {
 		MaxLevelStore=debug
 		Audit=no
 	EOF
-	"$JOURNALD" >"$dir/journald.out" 2>&1 </dev/null &
+	_journald_exec >"$dir/journald.out" 2>&1 </dev/null &
 	JOURNALD_PID=$!
 	echo "$JOURNALD_PID" >>"$dir/journald.pids"
 	for i in $(seq 250); do # 10 s
@@ -145,7 +157,7 @@ journald_kill() {
 journald_restart() {
 	local dir=$1 old i
 	old=$(stat -c %i /run/systemd/journal/socket 2>/dev/null || echo none)
-	"$JOURNALD" >>"$dir/journald.out" 2>&1 </dev/null &
+	_journald_exec >>"$dir/journald.out" 2>&1 </dev/null &
 	JOURNALD_PID=$!
 	echo "$JOURNALD_PID" >>"$dir/journald.pids"
 	for i in $(seq 250); do # 10 s: journald unlinks the stale socket and binds anew

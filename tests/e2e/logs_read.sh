@@ -35,13 +35,20 @@ tail_big_history() {
 since_until_compressed() {
 	# Part A, a pause with a rotation at the boundary, part B: each part spans many 256 KiB
 	# files, and the files on both sides of the boundary are compressed by the end.
+	# Part B waits for the test: the rotation asked for must happen between the parts, however
+	# slow the monitor is (valgrind).
 	"$CTRLOG" run --root "$ROOT" --id su --log-max-size 256k --log-max-files 1000 -- sh -c \
-		'seq 1 100000; sleep 2; seq 100001 200000' >/dev/null 2>&1 </dev/null &
+		'seq 1 100000; while [ ! -e "$0" ]; do sleep 0.05; done; sleep 1; seq 100001 200000' \
+		"$T/su.go" >/dev/null 2>&1 </dev/null &
 	track_pid $!
 	wait_for 10 eval 'grep -q " 100000\$" "$ROOT/su/ctr.log" 2>/dev/null' || fail "part A not written"
+	local boundary before
+	before=$(rotations su)
 	"$CTRLOG" rotate --root "$ROOT" su || fail "ctrlog rotate failed"
-	local boundary
+	# ctrlog rotate only signals the monitor: wait until it has rotated.
+	wait_for 10 eval '[ "$(rotations su)" -gt "$before" ]' || fail "ctrlog rotate did not rotate"
 	boundary=$(rotations su)
+	touch "$T/su.go"
 	wait_for 20 test -f "$ROOT/su/exit" || fail "container did not exit"
 	[ -f "$ROOT/su/ctr.log.$boundary.zst" ] || fail "file $boundary (end of part A) is not compressed"
 	[ -f "$ROOT/su/ctr.log.$((boundary + 1)).zst" ] || fail "file $((boundary + 1)) (start of part B) is not compressed"

@@ -135,7 +135,7 @@ t_kill_and_restart() {
 t_sigusr1_rotates() {
 	local d=$ROOT/usr1 pid
 	"$CTRLOG" run --root "$ROOT" --id usr1 --log-compress none -- \
-		sh -c 'echo one; sleep 1; echo two; sleep 30' > /dev/null 2>&1 &
+		sh -c 'echo one; sleep 1; echo two; exec sleep 30' > /dev/null 2>&1 &
 	pid=$!
 	track_pid $pid
 	wait_for grep -q one "$d/ctr.log" || fail "first line not logged"
@@ -152,7 +152,7 @@ t_sigusr1_rotates() {
 t_sighup_reopens() {
 	local d=$ROOT/hup pid
 	"$CTRLOG" run --root "$ROOT" --id hup -- \
-		sh -c 'echo one; sleep 1; echo two; sleep 30' > /dev/null 2>&1 &
+		sh -c 'echo one; sleep 1; echo two; exec sleep 30' > /dev/null 2>&1 &
 	pid=$!
 	track_pid $pid
 	wait_for grep -q one "$d/ctr.log" || fail "first line not logged"

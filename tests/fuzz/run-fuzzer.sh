@@ -6,7 +6,8 @@
 set -euo pipefail
 fuzzer=$1 corpus=$2 seconds=$3
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ctrlog-fuzz.XXXXXX")
-trap 'rm -rf "$scratch/new"' EXIT
+# Kept only when it holds a crash input.
+trap 'rm -rf "$scratch/new"; rmdir "$scratch" 2>/dev/null || true' EXIT
 mkdir -p "$scratch/new"
 echo "fuzzing $(basename "$fuzzer") for ${seconds}s from $corpus; crashes go to $scratch"
 "$fuzzer" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=1024 \
