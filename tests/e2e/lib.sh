@@ -228,3 +228,26 @@ ctrlog_for_anyone() {
 	chmod 755 "$dir" "$dir"/*
 	ANYONE_CTRLOG=$dir/ctrlog
 }
+
+# start_ctr ID RUN-ARGS... -- CMD... : `ctrlog run` in the background (its PID in $RPID, its
+# output in $T/ID.run.out and .run.err); returns once its config exists (so that logs and
+# follow can find it).
+start_ctr() {
+	local id=$1
+	shift
+	"$CTRLOG" run --root "$ROOT" --id "$id" "$@" >"$T/$id.run.out" 2>"$T/$id.run.err" </dev/null &
+	RPID=$!
+	track_pid "$RPID"
+	wait_for 10 test -f "$ROOT/$id/config" || fail "container $id did not start"
+}
+
+# $NUMBERED N [FIRST] : a program printing N lines of 100 bytes "seq=%08d xxx...", from FIRST (default 1)
+NUMBERED=$T/numbered
+cat > "$NUMBERED" <<'SH'
+#!/bin/sh
+exec awk -v n="$1" -v first="${2:-1}" 'BEGIN {
+	pad = sprintf("%87s", ""); gsub(/ /, "x", pad)
+	for (i = first; i < first + n; i++) printf "seq=%08d %s\n", i, pad
+}'
+SH
+chmod +x "$NUMBERED"

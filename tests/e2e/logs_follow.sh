@@ -15,17 +15,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-# start_ctr ID RUN-ARGS... -- CMD... : starts `ctrlog run` in the background (its PID in $RPID);
-# returns once its config exists (so that follow can find it).
-start_ctr() {
-	local id=$1
-	shift
-	"$CTRLOG" run --root "$ROOT" --id "$id" "$@" >"$T/$id.run.out" 2>"$T/$id.run.err" </dev/null &
-	RPID=$!
-	track_pid "$RPID"
-	wait_for 10 test -f "$ROOT/$id/config" || fail "container $id did not start"
-}
-
 # follow_bg ID OUT ERR : starts `ctrlog follow` in the background; its PID in $FPID.
 follow_bg() {
 	"$CTRLOG" follow --root "$ROOT" "$1" >"$2" 2>"$3" </dev/null &

@@ -15,17 +15,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-# start_ctr ID RUN-ARGS... -- CMD... : `ctrlog run` in the background (PID in $RPID); returns
-# once its config exists.
-start_ctr() {
-	local id=$1
-	shift
-	"$CTRLOG" run --root "$ROOT" --id "$id" "$@" >"$T/$id.run.out" 2>"$T/$id.run.err" </dev/null &
-	RPID=$!
-	track_pid "$RPID"
-	wait_for 10 test -f "$ROOT/$id/config" || fail "container $id did not start"
-}
-
 # stop_ctr ID : SIGTERM to its monitor (forwarded to the command), then waits for its exit.
 stop_ctr() {
 	kill -TERM "$(cat "$ROOT/$1/monitor.pid")" 2>/dev/null || true

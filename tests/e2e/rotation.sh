@@ -5,17 +5,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-# $NUMBERED LINES [FIRST] : LINES lines of 100 bytes "seq=%08d xxx...", from FIRST (default 1)
-NUMBERED=$T/numbered
-cat > "$NUMBERED" <<'SH'
-#!/bin/sh
-exec awk -v n="$1" -v first="${2:-1}" 'BEGIN {
-	pad = sprintf("%87s", ""); gsub(/ /, "x", pad)
-	for (i = first; i < first + n; i++) printf "seq=%08d %s\n", i, pad
-}'
-SH
-chmod +x "$NUMBERED"
-
 # all_records DIR : every record of the file set, rotated files in N order then the live file
 all_records() {
 	local d=$1 n f

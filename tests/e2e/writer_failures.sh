@@ -15,17 +15,6 @@ if [[ -z ${CTRLOG_WRITER_NS:-} && $(id -u) -eq 0 ]] &&
 fi
 . "$(dirname "$0")/lib.sh"
 
-# $LINES N [FIRST] : N lines "seq=%08d xxx..." of 100 bytes, from FIRST (default 1)
-LINES=$T/lines
-cat >"$LINES" <<'SH'
-#!/bin/sh
-exec awk -v n="$1" -v first="${2:-1}" 'BEGIN {
-	pad = sprintf("%87s", ""); gsub(/ /, "x", pad)
-	for (i = first; i < first + n; i++) printf "seq=%08d %s\n", i, pad
-}'
-SH
-chmod +x "$LINES"
-
 # $PACED STOPFILE : numbered lines, 20 every 20 ms, until STOPFILE exists
 PACED=$T/paced
 cat >"$PACED" <<'SH'
@@ -169,7 +158,7 @@ t_fifo_last_rotation_record() {
 t_fifo_compressor() {
 	local d=$ROOT/zfifo
 	at_check_end "touch '$T/go-z'"
-	start_monitor zfifo --log-max-size 10k -- sh -c "'$LINES' 100; while [ ! -e '$T/go-z' ]; do sleep 0.02; done; '$LINES' 100 101"
+	start_monitor zfifo --log-max-size 10k -- sh -c "'$NUMBERED' 100; while [ ! -e '$T/go-z' ]; do sleep 0.02; done; '$NUMBERED' 100 101"
 	wait_for test -e "$d/ctr.log.1" || fail "no rotation"
 	mkfifo "$d/ctr.log.1.zst.tmp"
 	touch "$T/go-z"
@@ -235,7 +224,7 @@ t_full_disk() {
 	local mnt=$T/mnt-full first
 	private_tmpfs "$mnt" 8m
 	run_ctrlog "$T/out" "$T/err" run --root "$ROOT" --id full --log-path "$mnt/ctr.log" \
-		--log-max-size 1m --log-max-files 20 --log-compress none -- "$LINES" 300000
+		--log-max-size 1m --log-max-files 20 --log-compress none -- "$NUMBERED" 300000
 	assert_eq 0 "$RC" "status ($(cat "$T/err"))"
 	first=$("$CTRLOG" logs --root "$ROOT" full | contiguous_tail 300000) || fail "logs: $first"
 	[ "$first" -lt 260000 ] || fail "only the lines from $first on were kept"
