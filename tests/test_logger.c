@@ -161,6 +161,19 @@ static void test_pipes_until_eof(void **state)
 	}
 }
 
+/* Dispatches (for at most 3 s) until stdout's unfinished line was written as a P record. */
+static void wait_for_idle_flush(struct test_logger_fixture *f)
+{
+	for (int i = 0; i < 300; i++) {
+		struct ctrlog_stats st;
+
+		dispatch_until(f->logger, -1, 10);
+		ctrlog_logger_get_stats(f->logger, &st);
+		if (st.stream[0].partial_records == 1)
+			return;
+	}
+}
+
 /* An unfinished line is written as P once it is older than the idle interval, and the rest of
  * the line follows as its own record. */
 static void test_idle_flush_writes_p(void **state)
@@ -173,14 +186,7 @@ static void test_idle_flush_writes_p(void **state)
 	assert_int_equal(pipe(p), 0);
 	assert_int_equal(ctrlog_logger_add_fd(f->logger, p[0], CTRLOG_STDOUT), 0);
 	assert_int_equal(write(p[1], "prompt> ", 8), 8);
-	for (int i = 0; i < 300; i++) {
-		struct ctrlog_stats st;
-
-		dispatch_until(f->logger, -1, 10);
-		ctrlog_logger_get_stats(f->logger, &st);
-		if (st.stream[0].partial_records == 1)
-			break;
-	}
+	wait_for_idle_flush(f);
 	assert_log(f, "stdout P prompt> \n");
 	assert_int_equal(write(p[1], "yes\n", 4), 4);
 	close(p[1]);
@@ -200,14 +206,7 @@ static void test_idle_flushed_line_ends_with_f(void **state)
 	assert_int_equal(pipe(p), 0);
 	assert_int_equal(ctrlog_logger_add_fd(f->logger, p[0], CTRLOG_STDOUT), 0);
 	assert_int_equal(write(p[1], "abc", 3), 3);
-	for (int i = 0; i < 300; i++) {
-		struct ctrlog_stats st;
-
-		dispatch_until(f->logger, -1, 10);
-		ctrlog_logger_get_stats(f->logger, &st);
-		if (st.stream[0].partial_records == 1)
-			break;
-	}
+	wait_for_idle_flush(f);
 	assert_log(f, "stdout P abc\n");
 	close(p[1]);
 	assert_int_equal(dispatch_until(f->logger, 0, 5000), 0);
