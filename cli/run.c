@@ -604,7 +604,7 @@ static void report_other_errors(struct monitor *m, const struct ctrlog_stats *st
  * line of ctrlog's own per failed write. */
 static void report_write_errors(struct monitor *m)
 {
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 
 	if (ctrlog_logger_get_stats(m->logger, &st) < 0)
 		return;
@@ -651,7 +651,7 @@ static int64_t now_ms(void)
  * kept and what the command left in its pipes that it did not take at once. */
 static void report_gave_up(struct monitor *m, const struct ctrlog_stats *at_give_up)
 {
-	struct ctrlog_stats now;
+	struct ctrlog_stats now = { .struct_size = sizeof(now) };
 
 	if (ctrlog_logger_get_stats(m->logger, &now) < 0)
 		return;
@@ -692,7 +692,7 @@ static int drain_after_exit(struct monitor *m, int sfd)
 			       { .fd = sfd, .events = POLLIN } };
 	int64_t give_up_at = m->stop_requests ? now_ms() + STOP_DRAIN_MS : -1;
 	int open = ctrlog_logger_drain(m->logger), waited = 0, r = 0;
-	struct ctrlog_stats at_give_up;
+	struct ctrlog_stats at_give_up = { .struct_size = sizeof(at_give_up) };
 	bool gave_up = false;
 
 	while (open > 0) {
@@ -823,7 +823,7 @@ static void report_detached(struct monitor *m, int status)
 static void print_stats(const struct monitor *m)
 {
 	static const char *const names[] = { "stdout", "stderr" };
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 	struct rusage ru;
 
 	if (ctrlog_logger_get_stats(m->logger, &st) < 0 || getrusage(RUSAGE_SELF, &ru) < 0)

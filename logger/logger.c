@@ -67,7 +67,7 @@ struct ctrlog_logger {
 	bool finished;       /* ctrlog_logger_finish() ran: the counters are final */
 };
 
-void ctrlog_config_init(struct ctrlog_config *cfg)
+static void config_defaults(struct ctrlog_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->struct_size = sizeof(*cfg);
@@ -81,6 +81,33 @@ void ctrlog_config_init(struct ctrlog_config *cfg)
 	cfg->passthrough_fds[CTRLOG_STDERR] = STDERR_FILENO;
 	cfg->mode = CTRLOG_MODE_BLOCKING;
 	cfg->buffer_size = 1u << 20;
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+void ctrlog_config_init_size(struct ctrlog_config *cfg, size_t size)
+{
+	struct ctrlog_config defaults;
+
+	if (!cfg || size < sizeof(cfg->struct_size))
+		return;
+	config_defaults(&defaults);
+	defaults.struct_size = min_size(size, sizeof(defaults));
+	memcpy(cfg, &defaults, defaults.struct_size);
+}
+
+/* The caller's config completed with the defaults of the fields its header does not have. */
+static int config_complete(const struct ctrlog_config *cfg, struct ctrlog_config *full)
+{
+	if (!cfg || cfg->struct_size < CTRLOG_CONFIG_SIZE_MIN)
+		return -EINVAL;
+	config_defaults(full);
+	memcpy(full, cfg, min_size(cfg->struct_size, sizeof(*full)));
+	full->struct_size = sizeof(*full);
+	return 0;
 }
 
 /* The framer hands over chunks of one stream's records. */
@@ -747,13 +774,15 @@ int ctrlog_logger_get_stats(const ctrlog_logger *l, struct ctrlog_stats *ret_sta
 {
 	struct ctrlog_stats st;
 
-	if (!l || !ret_stats)
+	if (!l || !ret_stats || ret_stats->struct_size < CTRLOG_STATS_SIZE_MIN)
 		return -EINVAL;
 	st = l->stats;
 	for (size_t i = 0; i < l->n_sinks; i++)
 		if (l->sinks[i]->ops->collect_stats)
 			l->sinks[i]->ops->collect_stats(l->sinks[i], &st);
-	*ret_stats = st;
+	/* An older caller's struct ends early: write only what it has room for. */
+	st.struct_size = min_size(ret_stats->struct_size, sizeof(st));
+	memcpy(ret_stats, &st, st.struct_size);
 	return 0;
 }
 
@@ -802,8 +831,6 @@ static int validate_config(const struct ctrlog_config *cfg)
 	const unsigned known = CTRLOG_DRIVER_K8S_FILE | CTRLOG_DRIVER_JOURNALD |
 			       CTRLOG_DRIVER_PASSTHROUGH | CTRLOG_DRIVER_NONE;
 
-	if (!cfg || cfg->struct_size < offsetof(struct ctrlog_config, buffer_size) + sizeof(uint64_t))
-		return -EINVAL;
 	if (cfg->drivers == 0 || (cfg->drivers & ~known))
 		return -EINVAL;
 	if (cfg->max_line == 0 || cfg->max_line > (64u << 20))
@@ -815,14 +842,18 @@ static int validate_config(const struct ctrlog_config *cfg)
 	return 0;
 }
 
-int ctrlog_logger_new(const struct ctrlog_config *cfg, ctrlog_logger **ret_logger)
+int ctrlog_logger_new(const struct ctrlog_config *caller_cfg, ctrlog_logger **ret_logger)
 {
+	struct ctrlog_config full;
+	const struct ctrlog_config *cfg = &full;
 	struct ctrlog_logger *l;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TIMER_TAG };
 	struct epoll_event stall_ev = { .events = EPOLLIN, .data.u32 = STALL_TAG };
 	int r;
 
-	r = validate_config(cfg);
+	r = config_complete(caller_cfg, &full);
+	if (r == 0)
+		r = validate_config(cfg);
 	if (r < 0 || !ret_logger)
 		return r < 0 ? r : -EINVAL;
 	l = calloc(1, sizeof(*l));

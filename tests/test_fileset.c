@@ -165,7 +165,7 @@ static int check_contiguous(struct test_logger_fixture *f, int first_n, int last
 static void test_rotation_retention_and_bounds(void **state)
 {
 	struct test_logger_fixture *f = *state;
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 
 	f->cfg.max_size = 1000; /* 20 records of 49 bytes */
 	f->cfg.max_files = 3;
@@ -293,7 +293,8 @@ static void test_compression_keeps_newest_plain(void **state)
 static void test_finish_makes_counters_final(void **state)
 {
 	struct test_logger_fixture *f = *state;
-	struct ctrlog_stats st, again;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
+	struct ctrlog_stats again = { .struct_size = sizeof(again) };
 
 	f->cfg.compress_level = 19;
 	f->cfg.max_files = 5;
@@ -358,7 +359,7 @@ static void test_recovery(void **state)
 static void test_rotation_failure_counted(void **state)
 {
 	struct test_logger_fixture *f = *state;
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 	char *buf = malloc(100 * 9 + 1), *live;
 	size_t len = 0;
 
@@ -405,7 +406,7 @@ static void test_rotation_failure_counted(void **state)
 static void test_rotation_open_failure(void **state)
 {
 	struct test_logger_fixture *f = *state;
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 
 	f->cfg.max_size = 10 * RECORD;
 	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
@@ -471,7 +472,7 @@ static void test_second_writer_refused(void **state)
 static void test_fifo_not_a_log(void **state)
 {
 	struct test_logger_fixture *f = *state;
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 	char *fifo = test_path(f->dir, "ctr.log");
 
 	assert_int_equal(mkfifo(fifo, 0600), 0);
@@ -629,7 +630,7 @@ static void test_child_compresses_after_fork(void **state)
 static void test_compression_error_reported(void **state)
 {
 	struct test_logger_fixture *f = *state;
-	struct ctrlog_stats st = { 0 };
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 	char *tmp = test_path(f->dir, "ctr.log.1.zst.tmp");
 
 	f->cfg.compress_level = 1;
@@ -658,7 +659,7 @@ static void test_compression_error_reported(void **state)
 static void test_compression_retried_after_no_space(void **state)
 {
 	struct test_logger_fixture *f = *state;
-	struct ctrlog_stats st = { 0 };
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 
 	f->cfg.compress_level = 1;
 	f->cfg.max_size = 0;

@@ -80,7 +80,7 @@ static void new_logger(struct test_logger_fixture *f)
 static void test_feed_frames_and_ends_with_f(void **state)
 {
 	struct test_logger_fixture *f = *state;
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 
 	new_logger(f);
 	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "a\nb", 3), 0);
@@ -102,7 +102,7 @@ static void test_feed_large_input_long_line(void **state)
 	struct test_logger_fixture *f = *state;
 	size_t len = 300000;
 	char *big = malloc(len + 1);
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 
 	f->cfg.max_line = 1000;
 	new_logger(f);
@@ -152,7 +152,7 @@ static void test_pipes_until_eof(void **state)
 	close(err[1]);
 	assert_int_equal(dispatch_until(f->logger, 0, 5000), 0);
 	{
-		struct ctrlog_stats st;
+		struct ctrlog_stats st = { .struct_size = sizeof(st) };
 
 		assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
 		assert_int_equal(st.stream[0].records, 1000);
@@ -165,7 +165,7 @@ static void test_pipes_until_eof(void **state)
 static void wait_for_idle_flush(struct test_logger_fixture *f)
 {
 	for (int i = 0; i < 300; i++) {
-		struct ctrlog_stats st;
+		struct ctrlog_stats st = { .struct_size = sizeof(st) };
 
 		dispatch_until(f->logger, -1, 10);
 		ctrlog_logger_get_stats(f->logger, &st);
@@ -265,7 +265,7 @@ static void test_passthrough_alone_from_pipe(void **state)
 	struct test_logger_fixture *f = *state;
 	char *raw_path = test_path(f->dir, "raw"), *raw;
 	int fd = open(raw_path, O_WRONLY | O_CREAT, 0600), p[2];
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 	size_t len;
 
 	f->cfg.drivers = CTRLOG_DRIVER_PASSTHROUGH;
@@ -291,7 +291,7 @@ static void test_passthrough_alone_from_pipe(void **state)
 static void test_none_drains(void **state)
 {
 	struct test_logger_fixture *f = *state;
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 	int p[2];
 
 	f->cfg.drivers = CTRLOG_DRIVER_NONE;
@@ -355,7 +355,7 @@ static void test_rotate_api(void **state)
 {
 	struct test_logger_fixture *f = *state;
 	char *rotated = test_path(f->dir, "ctr.log.1");
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 
 	f->cfg.compress_level = CTRLOG_COMPRESS_NONE;
 	new_logger(f);
@@ -410,7 +410,7 @@ static bool nonblocking(int fd)
 static void check_nonblocking_passthrough(struct test_logger_fixture *f, int out, int peer)
 {
 	static char big[1 << 20];
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 
 	memset(big, 'x', sizeof(big));
 	f->cfg.drivers = CTRLOG_DRIVER_PASSTHROUGH;
@@ -510,7 +510,7 @@ static size_t read_until_done(ctrlog_logger *l, int out, int in)
  */
 static void check_stalled_reader(struct test_logger_fixture *f, unsigned drivers)
 {
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 	struct pollfd quiet;
 	int in[2], out[2];
 	size_t sent, got;
@@ -568,7 +568,7 @@ static void test_stop_waiting_drops_and_counts(void **state)
 {
 	struct test_logger_fixture *f = *state;
 	static char buf[1 << 16];
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 	int in[2], out[2];
 	size_t sent, got = 0;
 	ssize_t n;
@@ -608,7 +608,7 @@ static void test_stop_waiting_drops_and_counts(void **state)
 static void test_unwatchable_output_counted(void **state)
 {
 	struct test_logger_fixture *f = *state;
-	struct ctrlog_stats st;
+	struct ctrlog_stats st = { .struct_size = sizeof(st) };
 	int in[2], out[2];
 	size_t sent;
 

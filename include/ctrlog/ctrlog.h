@@ -66,11 +66,14 @@ enum ctrlog_log_mode {
 
 /*
  * Logger configuration. Initialise with ctrlog_config_init(), which sets every default, then set
- * what you need. Fields are only ever appended; struct_size tells the library which ones the
- * caller knows about. Strings are copied by ctrlog_logger_new(); the caller keeps ownership.
+ * what you need. Fields are only ever appended; struct_size (set by ctrlog_config_init() to the
+ * size of the struct the caller was compiled with) tells the library which ones the caller
+ * knows about: fields beyond it take their defaults, so a program built against an older header
+ * keeps working with a newer library. Strings are copied by ctrlog_logger_new(); the caller
+ * keeps ownership.
  */
 struct ctrlog_config {
-	size_t struct_size;
+	size_t struct_size;      /* at least CTRLOG_CONFIG_SIZE_MIN, else -EINVAL */
 	unsigned drivers;        /* CTRLOG_DRIVER_* bits; default CTRLOG_DRIVER_K8S_FILE */
 	const char *log_path;    /* live k8s-file log; required with CTRLOG_DRIVER_K8S_FILE */
 	const char *container_id; /* full ID (1-128 of [A-Za-z0-9_.-]); required for journald */
@@ -99,7 +102,13 @@ struct ctrlog_stream_stats {
 	uint64_t bytes_out;       /* bytes written to the k8s-file sink (formatted), or passthrough */
 };
 
+/*
+ * Counters. New ones are only ever appended: set struct_size to the size of your struct
+ * (ctrlog_stats_init()) before ctrlog_logger_get_stats(), which fills only that many bytes (or
+ * its own size, if smaller) and sets struct_size to what it filled.
+ */
 struct ctrlog_stats {
+	size_t struct_size;       /* in: the caller's sizeof; out: bytes filled */
 	struct ctrlog_stream_stats stream[CTRLOG_N_STREAMS];
 	uint64_t reads;           /* read/splice calls that returned data */
 	uint64_t writes;          /* write/writev calls issued by file sinks */
@@ -133,10 +142,28 @@ struct ctrlog_stats {
 	uint64_t freed_files;
 };
 
+/* The smallest struct_size accepted: for the config, the fields up to drivers (all later ones
+ * have defaults); for the stats, their first layout (up to last_write_error_driver). */
+#define CTRLOG_CONFIG_SIZE_MIN (offsetof(struct ctrlog_config, drivers) + sizeof(unsigned))
+#define CTRLOG_STATS_SIZE_MIN offsetof(struct ctrlog_stats, rotation_errors)
+
 typedef struct ctrlog_logger ctrlog_logger;
 
-/* Sets every field of *cfg to its default. */
-CTRLOG_API void ctrlog_config_init(struct ctrlog_config *cfg);
+/* Sets the first size bytes of *cfg (size = the caller's sizeof, at most the library's is
+ * used) to the defaults and struct_size to what was set. Use ctrlog_config_init(). */
+CTRLOG_API void ctrlog_config_init_size(struct ctrlog_config *cfg, size_t size);
+
+/* Sets every field of *cfg to its default. Inline so that sizeof is the caller's. */
+static inline void ctrlog_config_init(struct ctrlog_config *cfg)
+{
+	ctrlog_config_init_size(cfg, sizeof(*cfg));
+}
+
+/* Zeroes *st and sets struct_size for ctrlog_logger_get_stats(). */
+static inline void ctrlog_stats_init(struct ctrlog_stats *st)
+{
+	*st = (struct ctrlog_stats){ .struct_size = sizeof(*st) };
+}
 
 /*
  * Creates a logger and opens its sinks. On success *ret_logger owns everything it opened; free it
@@ -230,8 +257,11 @@ CTRLOG_API int ctrlog_logger_reopen(ctrlog_logger *logger);
  * ctrlog_stats.rotation_errors, as are those of automatic rotations. */
 CTRLOG_API int ctrlog_logger_rotate(ctrlog_logger *logger);
 
-/* Copies the counters into *ret_stats. They are final only after ctrlog_logger_finish(): until
- * then the compressor may still be at work and the sinks may hold output. */
+/* Copies the counters into *ret_stats, whose struct_size the caller has set (ctrlog_stats_init()):
+ * min(struct_size, the library's size) bytes are written and struct_size is set to that.
+ * -EINVAL for a struct_size below CTRLOG_STATS_SIZE_MIN. The counters are final only after
+ * ctrlog_logger_finish(): until then the compressor may still be at work and the sinks may hold
+ * output. */
 CTRLOG_API int ctrlog_logger_get_stats(const ctrlog_logger *logger, struct ctrlog_stats *ret_stats);
 
 /* A static, human-readable message for a negative (or positive) errno value. Never NULL. */

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* The ABI: callers built against an older, shorter ctrlog_config or ctrlog_stats keep working. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ctrlog/ctrlog.h"
+#include "test-util.h"
+
+#define CANARY 0xa5
+/* A caller whose header ended before max_line: every later field is missing. */
+#define OLD_CONFIG_SIZE offsetof(struct ctrlog_config, max_line)
+/* A caller whose header ended before the rotation counters were added. */
+#define OLD_STATS_SIZE offsetof(struct ctrlog_stats, rotation_errors)
+
+union stats_buf {
+	struct ctrlog_stats st;
+	unsigned char raw[sizeof(struct ctrlog_stats) + 16];
+};
+
+union config_buf {
+	struct ctrlog_config cfg;
+	unsigned char raw[sizeof(struct ctrlog_config) + 16];
+};
+
+static void assert_canary(const unsigned char *raw, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		assert_int_equal(raw[i], CANARY);
+}
+
+/* What lies beyond the old caller's struct is its own memory: garbage the library must not
+ * read as config (0xa5... is an invalid max_line) nor overwrite. */
+static void old_config(union config_buf *b, const char *log)
+{
+	memset(b->raw, CANARY, sizeof(b->raw));
+	ctrlog_config_init_size(&b->cfg, OLD_CONFIG_SIZE);
+	assert_int_equal(b->cfg.struct_size, OLD_CONFIG_SIZE);
+	assert_canary(b->raw, OLD_CONFIG_SIZE, sizeof(b->raw));
+	b->cfg.log_path = log;
+}
+
+static void test_old_config_takes_defaults(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	union config_buf b;
+	size_t len = CTRLOG_DEFAULT_MAX_LINE + 10;
+	char *line = malloc(len + 1);
+	struct ctrlog_stats st;
+
+	assert_non_null(line);
+	old_config(&b, f->log);
+	assert_int_equal(ctrlog_logger_new(&b.cfg, &f->logger), 0);
+	memset(line, 'x', len);
+	line[len] = '\n';
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, line, len + 1), 0);
+	ctrlog_stats_init(&st);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	/* The default max_line split the line once. */
+	assert_int_equal(st.stream[0].records, 2);
+	assert_int_equal(st.stream[0].partial_records, 1);
+	free(line);
+}
+
+static void test_config_size_too_small(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	ctrlog_logger *untouched = (ctrlog_logger *)f;
+
+	f->cfg.struct_size = CTRLOG_CONFIG_SIZE_MIN - 1;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &untouched), -EINVAL);
+	assert_ptr_equal(untouched, f);
+	f->cfg.struct_size = 0;
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &untouched), -EINVAL);
+	assert_ptr_equal(untouched, f);
+}
+
+static void feed_hello(struct test_logger_fixture *f)
+{
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "hello\n", 6), 0);
+}
+
+static void test_old_stats_get_their_bytes(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	union stats_buf b;
+
+	feed_hello(f);
+	memset(b.raw, CANARY, sizeof(b.raw));
+	b.st.struct_size = OLD_STATS_SIZE;
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &b.st), 0);
+	assert_int_equal(b.st.struct_size, OLD_STATS_SIZE);
+	assert_int_equal(b.st.stream[0].bytes_in, 6);
+	assert_int_equal(b.st.stream[0].records, 1);
+	assert_int_equal(b.st.last_write_error, 0);
+	assert_canary(b.raw, OLD_STATS_SIZE, sizeof(b.raw));
+}
+
+static void test_stats_whole_struct(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	union stats_buf b;
+
+	feed_hello(f);
+	memset(b.raw, CANARY, sizeof(b.raw));
+	ctrlog_stats_init(&b.st);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &b.st), 0);
+	assert_int_equal(b.st.struct_size, sizeof(struct ctrlog_stats));
+	assert_int_equal(b.st.freed_files, 0);
+	assert_canary(b.raw, sizeof(struct ctrlog_stats), sizeof(b.raw));
+}
+
+/* A newer caller's bigger struct gets what the library has; the rest stays the caller's. */
+static void test_stats_bigger_struct(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	union stats_buf b;
+
+	feed_hello(f);
+	memset(b.raw, CANARY, sizeof(b.raw));
+	b.st.struct_size = sizeof(b.raw);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &b.st), 0);
+	assert_int_equal(b.st.struct_size, sizeof(struct ctrlog_stats));
+	assert_canary(b.raw, sizeof(struct ctrlog_stats), sizeof(b.raw));
+}
+
+static void test_stats_size_too_small(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	union stats_buf b, before;
+
+	feed_hello(f);
+	memset(b.raw, CANARY, sizeof(b.raw));
+	b.st.struct_size = CTRLOG_STATS_SIZE_MIN - 1;
+	before = b;
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &b.st), -EINVAL);
+	assert_memory_equal(b.raw, before.raw, sizeof(b.raw));
+	b.st.struct_size = 0;
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &b.st), -EINVAL);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, test_logger_setup, test_logger_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_old_config_takes_defaults),
+		T(test_config_size_too_small),
+		T(test_old_stats_get_their_bytes),
+		T(test_stats_whole_struct),
+		T(test_stats_bigger_struct),
+		T(test_stats_size_too_small),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
