@@ -15,6 +15,11 @@ const char *ctrlog_strerror(int err)
 	return s ? s : "Unknown error";
 }
 
+const char *ctrlog_version(void)
+{
+	return CTRLOG_VERSION_STRING;
+}
+
 int ctrlog_id_validate(const char *id)
 {
 	size_t n;

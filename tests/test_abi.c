@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,6 +146,23 @@ static void test_stats_size_too_small(void **state)
 	assert_int_equal(ctrlog_logger_get_stats(f->logger, &b.st), -EINVAL);
 }
 
+#if !(CTRLOG_VERSION_MAJOR >= 0 && CTRLOG_VERSION_MINOR >= 0 && CTRLOG_VERSION_PATCH >= 0)
+#error "the CTRLOG_VERSION_* macros are not numbers the preprocessor can compare"
+#endif
+
+/* The library this test runs with is the one built with the header it was compiled against. */
+static void test_version(void **state)
+{
+	char want[64];
+
+	(void)state;
+	snprintf(want, sizeof(want), "%d.%d.%d", CTRLOG_VERSION_MAJOR, CTRLOG_VERSION_MINOR,
+		 CTRLOG_VERSION_PATCH);
+	assert_string_equal(ctrlog_version(), want);
+	assert_string_equal(CTRLOG_VERSION_STRING, want);
+	assert_string_equal(ctrlog_version(), CTRLOG_MESON_VERSION);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, test_logger_setup, test_logger_teardown)
@@ -155,6 +173,7 @@ int main(void)
 		T(test_stats_whole_struct),
 		T(test_stats_bigger_struct),
 		T(test_stats_size_too_small),
+		cmocka_unit_test(test_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

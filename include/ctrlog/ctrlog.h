@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <ctrlog/version.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -263,6 +265,10 @@ CTRLOG_API int ctrlog_logger_rotate(ctrlog_logger *logger);
  * ctrlog_logger_finish(): until then the compressor may still be at work and the sinks may hold
  * output. */
 CTRLOG_API int ctrlog_logger_get_stats(const ctrlog_logger *logger, struct ctrlog_stats *ret_stats);
+
+/* The library's version, "MAJOR.MINOR.PATCH", as CTRLOG_VERSION_STRING was when it was built
+ * (compare with the CTRLOG_VERSION_* macros of the header a program was compiled with). */
+CTRLOG_API const char *ctrlog_version(void);
 
 /* A static, human-readable message for a negative (or positive) errno value. Never NULL. */
 CTRLOG_API const char *ctrlog_strerror(int err);
