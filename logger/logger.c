@@ -67,6 +67,12 @@ struct ctrlog_logger {
 	bool finished;       /* ctrlog_logger_finish() ran: the counters are final */
 };
 
+/* A logger the caller may still drive: not NULL, and not finished (ctrlog_logger_finish()). */
+static bool drivable(const struct ctrlog_logger *l)
+{
+	return l && !l->finished;
+}
+
 static void config_defaults(struct ctrlog_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -577,8 +583,11 @@ static int handle_events(struct ctrlog_logger *l, int max_reads)
 
 int ctrlog_logger_dispatch(ctrlog_logger *l)
 {
-	int r = handle_events(l, READS_PER_DISPATCH);
+	int r;
 
+	if (!drivable(l))
+		return -EINVAL;
+	r = handle_events(l, READS_PER_DISPATCH);
 	if (r == 0)
 		r = finish_round(l);
 	return r < 0 ? r : open_streams(l);
@@ -586,8 +595,11 @@ int ctrlog_logger_dispatch(ctrlog_logger *l)
 
 int ctrlog_logger_drain(ctrlog_logger *l)
 {
-	int r = handle_events(l, 0); /* timers, stalled sinks; the streams are read below */
+	int r;
 
+	if (!drivable(l))
+		return -EINVAL;
+	r = handle_events(l, 0); /* timers, stalled sinks; the streams are read below */
 	for (int i = 0; i < CTRLOG_N_STREAMS && r == 0; i++)
 		r = service_stream(l, (enum ctrlog_stream)i, -1);
 	if (r == 0)
@@ -599,6 +611,8 @@ int ctrlog_logger_stalled(const ctrlog_logger *l)
 {
 	int n = 0;
 
+	if (!l)
+		return -EINVAL;
 	for (int i = 0; i < CTRLOG_N_STREAMS; i++)
 		n += l->streams[i].blocked;
 	return n;
@@ -608,6 +622,8 @@ int ctrlog_logger_stop_waiting(ctrlog_logger *l)
 {
 	int result = 0;
 
+	if (!drivable(l))
+		return -EINVAL;
 	for (size_t i = 0; i < l->n_sinks; i++)
 		if (l->sinks[i]->ops->stop_waiting)
 			l->sinks[i]->ops->stop_waiting(l->sinks[i]);
@@ -652,7 +668,7 @@ int ctrlog_logger_add_fd(ctrlog_logger *l, int fd, enum ctrlog_stream id)
 	struct epoll_event ev = { .events = EPOLLIN };
 	int flags, r;
 
-	if ((unsigned)id >= CTRLOG_N_STREAMS || fd < 0) {
+	if (!drivable(l) || (unsigned)id >= CTRLOG_N_STREAMS || fd < 0) {
 		r = -EINVAL;
 		goto fail;
 	}
@@ -689,7 +705,7 @@ int ctrlog_logger_feed(ctrlog_logger *l, enum ctrlog_stream id, const void *buf,
 	struct stream *s;
 	int r;
 
-	if ((unsigned)id >= CTRLOG_N_STREAMS || (!buf && len))
+	if (!drivable(l) || (unsigned)id >= CTRLOG_N_STREAMS || (!buf && len))
 		return -EINVAL;
 	s = &l->streams[id];
 	r = stream_alloc(l, s, MIN_READ_SIZE);
@@ -716,7 +732,7 @@ int ctrlog_logger_feed_eof(ctrlog_logger *l, enum ctrlog_stream id)
 {
 	int r;
 
-	if ((unsigned)id >= CTRLOG_N_STREAMS)
+	if (!drivable(l) || (unsigned)id >= CTRLOG_N_STREAMS)
 		return -EINVAL;
 	clock_now(l);
 	close_stream(l, &l->streams[id]);
@@ -726,6 +742,8 @@ int ctrlog_logger_feed_eof(ctrlog_logger *l, enum ctrlog_stream id)
 
 int ctrlog_logger_flush(ctrlog_logger *l)
 {
+	if (!drivable(l))
+		return -EINVAL;
 	clock_now(l);
 	for (int i = 0; i < CTRLOG_N_STREAMS; i++) {
 		int r = emit_held(&l->streams[i], true);
@@ -745,6 +763,8 @@ static int for_each_sink(ctrlog_logger *l, enum sink_op which)
 {
 	int result = -ENOTSUP;
 
+	if (!drivable(l))
+		return -EINVAL;
 	flush_sinks(l);
 	for (size_t i = 0; i < l->n_sinks; i++) {
 		const struct ctrlog_sink_ops *ops = l->sinks[i]->ops;
@@ -788,7 +808,7 @@ int ctrlog_logger_get_stats(const ctrlog_logger *l, struct ctrlog_stats *ret_sta
 
 int ctrlog_logger_get_fd(const ctrlog_logger *l)
 {
-	return l->epfd;
+	return l ? l->epfd : -EINVAL;
 }
 
 static int add_sink(struct ctrlog_logger *l, struct ctrlog_sink *s)

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* The ABI: callers built against an older, shorter ctrlog_config or ctrlog_stats keep working. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -146,6 +148,89 @@ static void test_stats_size_too_small(void **state)
 	assert_int_equal(ctrlog_logger_get_stats(f->logger, &b.st), -EINVAL);
 }
 
+/* add_fd owns the fd even when it refuses it: closed, not leaked. */
+static void assert_add_fd_refused(ctrlog_logger *l, enum ctrlog_stream stream)
+{
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(ctrlog_logger_add_fd(l, p[0], stream), -EINVAL);
+	assert_int_equal(fcntl(p[0], F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
+	close(p[1]);
+}
+
+static void test_null_logger(void **state)
+{
+	struct ctrlog_stats st;
+
+	(void)state;
+	assert_int_equal(ctrlog_logger_get_fd(NULL), -EINVAL);
+	assert_int_equal(ctrlog_logger_dispatch(NULL), -EINVAL);
+	assert_int_equal(ctrlog_logger_drain(NULL), -EINVAL);
+	assert_int_equal(ctrlog_logger_stalled(NULL), -EINVAL);
+	assert_int_equal(ctrlog_logger_stop_waiting(NULL), -EINVAL);
+	assert_add_fd_refused(NULL, CTRLOG_STDOUT);
+	assert_int_equal(ctrlog_logger_feed(NULL, CTRLOG_STDOUT, "x\n", 2), -EINVAL);
+	assert_int_equal(ctrlog_logger_feed_eof(NULL, CTRLOG_STDOUT), -EINVAL);
+	assert_int_equal(ctrlog_logger_flush(NULL), -EINVAL);
+	assert_int_equal(ctrlog_logger_reopen(NULL), -EINVAL);
+	assert_int_equal(ctrlog_logger_rotate(NULL), -EINVAL);
+	ctrlog_stats_init(&st);
+	assert_int_equal(ctrlog_logger_get_stats(NULL, &st), -EINVAL);
+	ctrlog_logger_finish(NULL);
+	ctrlog_logger_free(NULL);
+	ctrlog_config_init_size(NULL, sizeof(struct ctrlog_config));
+	assert_int_equal(ctrlog_id_validate(NULL), -EINVAL);
+	assert_non_null(ctrlog_strerror(-123456));
+}
+
+static void test_bad_arguments(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	const enum ctrlog_stream bad[] = { (enum ctrlog_stream)-1, (enum ctrlog_stream)2,
+					   (enum ctrlog_stream)99 };
+	ctrlog_logger *untouched = (ctrlog_logger *)f;
+
+	assert_int_equal(ctrlog_logger_new(NULL, &untouched), -EINVAL);
+	assert_ptr_equal(untouched, f);
+	assert_int_equal(ctrlog_logger_new(&f->cfg, NULL), -EINVAL);
+	assert_int_equal(ctrlog_logger_new(&f->cfg, &f->logger), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_add_fd_refused(f->logger, bad[i]);
+		assert_int_equal(ctrlog_logger_feed(f->logger, bad[i], "x\n", 2), -EINVAL);
+		assert_int_equal(ctrlog_logger_feed_eof(f->logger, bad[i]), -EINVAL);
+	}
+	assert_int_equal(ctrlog_logger_add_fd(f->logger, -1, CTRLOG_STDOUT), -EINVAL);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, NULL, 1), -EINVAL);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, NULL, 0), 0);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, NULL), -EINVAL);
+	/* The logger still works after all that. */
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "x\n", 2), 0);
+}
+
+/* After ctrlog_logger_finish() only get_stats and free are allowed; the rest refuse. */
+static void test_calls_after_finish(void **state)
+{
+	struct test_logger_fixture *f = *state;
+	struct ctrlog_stats st;
+
+	feed_hello(f);
+	ctrlog_logger_finish(f->logger);
+	assert_int_equal(ctrlog_logger_dispatch(f->logger), -EINVAL);
+	assert_int_equal(ctrlog_logger_drain(f->logger), -EINVAL);
+	assert_int_equal(ctrlog_logger_stop_waiting(f->logger), -EINVAL);
+	assert_add_fd_refused(f->logger, CTRLOG_STDOUT);
+	assert_int_equal(ctrlog_logger_feed(f->logger, CTRLOG_STDOUT, "x\n", 2), -EINVAL);
+	assert_int_equal(ctrlog_logger_feed_eof(f->logger, CTRLOG_STDOUT), -EINVAL);
+	assert_int_equal(ctrlog_logger_flush(f->logger), -EINVAL);
+	assert_int_equal(ctrlog_logger_reopen(f->logger), -EINVAL);
+	assert_int_equal(ctrlog_logger_rotate(f->logger), -EINVAL);
+	ctrlog_stats_init(&st);
+	assert_int_equal(ctrlog_logger_get_stats(f->logger, &st), 0);
+	assert_int_equal(st.stream[0].records, 1);
+}
+
 #if !(CTRLOG_VERSION_MAJOR >= 0 && CTRLOG_VERSION_MINOR >= 0 && CTRLOG_VERSION_PATCH >= 0)
 #error "the CTRLOG_VERSION_* macros are not numbers the preprocessor can compare"
 #endif
@@ -173,6 +258,9 @@ int main(void)
 		T(test_stats_whole_struct),
 		T(test_stats_bigger_struct),
 		T(test_stats_size_too_small),
+		T(test_bad_arguments),
+		T(test_calls_after_finish),
+		cmocka_unit_test(test_null_logger),
 		cmocka_unit_test(test_version),
 	};
 

@@ -9,6 +9,13 @@
  *  - Functions returning int return 0 (or a count, where documented) on success and a negative
  *    errno value on failure; ctrlog_strerror() turns it into text.
  *  - Output parameters are named ret_* and come last; they are left untouched on failure.
+ *  - Bad arguments are refused with -EINVAL, never a crash: a NULL logger, config or ret_*
+ *    pointer, a stream that is not an enum ctrlog_stream, a negative fd, NULL data with a
+ *    length, a logger used after ctrlog_logger_finish() other than by get_stats and free.
+ *    Functions returning void accept NULL and do nothing.
+ *  - ABI: a program built against an older header keeps working with a newer library. The
+ *    structs only grow at the end and carry a struct_size (see ctrlog_config, ctrlog_stats);
+ *    CTRLOG_VERSION_* tell the header's version, ctrlog_version() the library's.
  *  - The library never prints, never exits and never installs signal handlers.
  *  - A logger is not thread-safe: drive it from one thread (the monitor's loop).
  *  - The caller's fds: the library never changes a file description it does not own (flags
@@ -188,7 +195,7 @@ CTRLOG_API int ctrlog_logger_new(const struct ctrlog_config *cfg, ctrlog_logger 
  * what the sinks still hold (what cannot be written is counted as dropped) and waits until the
  * background thread has compressed every rotated file. The counters are final from here on:
  * ctrlog_logger_get_stats() after it reports the whole run. Afterwards only get_stats and
- * ctrlog_logger_free() may be called. Idempotent; accepts NULL.
+ * ctrlog_logger_free() may be called (those that do work return -EINVAL). Idempotent; accepts NULL.
  */
 CTRLOG_API void ctrlog_logger_finish(ctrlog_logger *logger);
 
