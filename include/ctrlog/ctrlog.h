@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include <ctrlog/version.h>
@@ -171,7 +172,8 @@ static inline void ctrlog_config_init(struct ctrlog_config *cfg)
 /* Zeroes *st and sets struct_size for ctrlog_logger_get_stats(). */
 static inline void ctrlog_stats_init(struct ctrlog_stats *st)
 {
-	*st = (struct ctrlog_stats){ .struct_size = sizeof(*st) };
+	memset(st, 0, sizeof(*st));
+	st->struct_size = sizeof(*st);
 }
 
 /*
