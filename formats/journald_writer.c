@@ -101,16 +101,17 @@ static void new_partial_id(struct journald_sink *j, struct partial_state *p)
 	p->open = true;
 }
 
-/*
- * journald's native protocol, which sd_journal_sendv() speaks too: one datagram per entry,
- * each field "KEY=VALUE\n". Values here never hold a '\n' (records are cut at newlines, and
- * labels, tags and names are checked), so the simple form serves. In non-blocking mode a full
- * queue returns -EAGAIN at once; a journald that is gone, -ECONNREFUSED or -ENOENT.
- */
 static const struct sockaddr_un journal_address = {
 	.sun_family = AF_UNIX,
 	.sun_path = JOURNAL_SOCKET,
 };
+
+/*
+ * journald's native protocol, which sd_journal_sendv() speaks too: one datagram per entry,
+ * each field "KEY=VALUE\n". Values here never hold a '\n' (records are cut at newlines, and
+ * labels, tags and names are checked), so the simple form serves. Never waits: a full queue
+ * returns -EAGAIN at once; a journald that is gone, -ECONNREFUSED or -ENOENT.
+ */
 
 static int send_native(struct journald_sink *j, const struct iovec *iov, size_t n)
 {
@@ -288,6 +289,19 @@ static void queue_pop(struct journald_sink *j, const struct ctrlog_record *rec)
 		j->queue.head = j->queue.len = 0;
 }
 
+/* (Re)connects the probe to journald's socket: -ECONNREFUSED when nothing listens there (no
+ * socket file, or a stale one). */
+static int connect_probe(struct journald_sink *j)
+{
+	if (j->probe < 0)
+		j->probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (j->probe < 0)
+		return -errno;
+	if (connect(j->probe, (const struct sockaddr *)&journal_address, sizeof(journal_address)) < 0)
+		return errno == ENOENT || errno == ECONNREFUSED ? -ECONNREFUSED : -errno;
+	return 0;
+}
+
 /*
  * What says when a send can go on. A send waits for one of two things: room in our own send
  * buffer (our datagrams count against it until journald reads them), reported by EPOLLOUT on
@@ -301,13 +315,8 @@ static int wait_fd(struct journald_sink *j)
 
 	if (ioctl(j->sock, SIOCOUTQ, &outq) == 0 && outq >= j->sndbuf)
 		return j->sock;
-	if (j->probe < 0)
-		j->probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	/* Failing here means journald is gone: the retry then fails, and counts, at once. */
-	if (j->probe < 0 ||
-	    connect(j->probe, (const struct sockaddr *)&journal_address, sizeof(journal_address)) < 0)
-		return -1;
-	return j->probe;
+	return connect_probe(j) == 0 ? j->probe : -1;
 }
 
 /* Blocking mode: sends what a full queue did not take, oldest first. */
@@ -342,12 +351,6 @@ static void jd_stop_waiting(struct ctrlog_sink *base)
 		note_failure(j, -EAGAIN, rec.len);
 		queue_pop(j, &rec);
 	}
-}
-
-/* The last work: what journald never took is counted as lost (idempotent). */
-static void jd_finish(struct ctrlog_sink *base)
-{
-	jd_stop_waiting(base);
 }
 
 /* Returns -EAGAIN when any record was kept for later (blocking mode): nothing overtakes it. */
@@ -387,7 +390,7 @@ static void jd_free(struct ctrlog_sink *base)
 
 	if (!j)
 		return;
-	jd_finish(base);
+	jd_stop_waiting(base);
 	free(j->queue.buf);
 	for (size_t i = 0; i < j->n_fixed; i++)
 		free(j->fixed_text[i]);
@@ -410,34 +413,9 @@ static const struct ctrlog_sink_ops journald_ops = {
 	.flush = jd_flush,
 	.retry = jd_retry,
 	.stop_waiting = jd_stop_waiting,
-	.finish = jd_finish,
+	.finish = jd_stop_waiting, /* the last work: what journald never took is lost, counted */
 	.free = jd_free,
 };
-
-/* The socket to send on, once it is known that journald listens: -ECONNREFUSED when nothing
- * does (no socket file, or a stale one). */
-static int journal_socket(int *ret_fd)
-{
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	/* connect() is only the probe; the socket stays unconnected for sending (see above). */
-	if (connect(fd, (const struct sockaddr *)&journal_address, sizeof(journal_address)) < 0) {
-		int r = errno == ENOENT || errno == ECONNREFUSED ? -ECONNREFUSED : -errno;
-
-		close(fd);
-		return r;
-	}
-	if (connect(fd, &(struct sockaddr){ .sa_family = AF_UNSPEC }, sizeof(struct sockaddr)) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
-}
 
 /* Field values must not hold a newline: journald would take the rest as another field. */
 static bool has_newline(const char *s)
@@ -487,9 +465,14 @@ int ctrlog_journald_sink_new(const struct ctrlog_config *cfg, struct ctrlog_stat
 	j->blocking = cfg->mode == CTRLOG_MODE_BLOCKING;
 	/* Fails early and clearly when nothing listens on the journal socket, before the
 	 * container starts, rather than dropping its first lines. */
-	r = journal_socket(&j->sock);
+	r = connect_probe(j);
 	if (r < 0)
 		goto fail;
+	j->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (j->sock < 0) {
+		r = -errno;
+		goto fail;
+	}
 	if (getsockopt(j->sock, SOL_SOCKET, SO_SNDBUF, &j->sndbuf, &(socklen_t){ sizeof(j->sndbuf) }) < 0) {
 		r = -errno;
 		goto fail;
