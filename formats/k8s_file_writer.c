@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "formats/k8s-file.h"
+#include "formats/k8s-file-reader.h"
 #include "formats/sink.h"
 #include "rotate/fileset.h"
 
@@ -443,31 +444,16 @@ static void k8s_free(struct ctrlog_sink *base)
 	free(k);
 }
 
-/* The tag ('P' or 'F') of a record starting at p, n bytes of it at hand, and its stream; 0
- * for what is no record. */
-static char record_tag(const char *p, size_t n, int *ret_stream)
-{
-	const char *sp = memchr(p, ' ', n);
-
-	if (!sp || n - (size_t)(sp + 1 - p) < 9 || sp[7] != ' ' || (sp[8] != 'P' && sp[8] != 'F'))
-		return 0;
-	if (memcmp(sp + 1, "stdout", 6) == 0)
-		*ret_stream = CTRLOG_STDOUT;
-	else if (memcmp(sp + 1, "stderr", 6) == 0)
-		*ret_stream = CTRLOG_STDERR;
-	else
-		return 0;
-	return sp[8];
-}
-
+/* The record starting at p (n bytes of it at hand, maybe more than the record): for its stream,
+ * if no newer record was seen, whether it leaves the line open (a P). */
 static void note_record(const char *p, size_t n, bool seen[], bool open[])
 {
-	int stream;
-	char tag = record_tag(p, n, &stream);
+	const char *nl = memchr(p, '\n', n);
+	struct ctrlog_k8s_record rec;
 
-	if (tag && !seen[stream]) {
-		seen[stream] = true;
-		open[stream] = tag == 'P';
+	if (ctrlog_k8s_parse_record(p, nl ? (size_t)(nl - p) : n, &rec) == 0 && !seen[rec.stream]) {
+		seen[rec.stream] = true;
+		open[rec.stream] = rec.partial;
 	}
 }
 
