@@ -119,11 +119,6 @@ static void start_episode(struct k8s_sink *k, int error)
 	k->base.stats->last_write_error_driver = CTRLOG_DRIVER_K8S_FILE;
 }
 
-static bool no_space(int r)
-{
-	return r == -ENOSPC || r == -EDQUOT;
-}
-
 /*
  * Writes formatted records. On failure the file is cut back to the last whole record, so a
  * reader never meets a torn one, and what did not make it is counted as lost.
@@ -139,7 +134,7 @@ static int write_records(struct k8s_sink *k, const char *out, size_t len,
 	/* A disk full of the set's own history would never recover (the live file could not
 	 * grow to its rotation size, so retention would never run): the oldest rotated files go
 	 * first, down to the live file alone. */
-	while (no_space(r) && ctrlog_fileset_free_oldest(k->fs) == 0) {
+	while (r < 0 && ctrlog_fileset_free_for(k->fs, r) == 0) {
 		size_t more = 0;
 
 		r = ctrlog_write_all(fd, out + written, len - written, &more);

@@ -221,18 +221,13 @@ static int resume_compression(struct ctrlog_fileset *fs)
 	return ctrlog_compressor_start(fs);
 }
 
-static bool no_space(int r)
-{
-	return r == -ENOSPC || r == -EDQUOT;
-}
-
 /* The record of the last number on a full disk: history goes first (the record keeps the
  * numbering of what is left right). */
 static int write_last_seq_making_room(struct ctrlog_fileset *fs)
 {
 	int r = write_last_seq(fs);
 
-	while (no_space(r) && ctrlog_fileset_free_oldest(fs) == 0)
+	while (r < 0 && ctrlog_fileset_free_for(fs, r) == 0)
 		r = write_last_seq(fs);
 	return r;
 }
@@ -395,10 +390,12 @@ int ctrlog_fileset_reopen(struct ctrlog_fileset *fs)
 	return open_live(fs);
 }
 
-int ctrlog_fileset_free_oldest(struct ctrlog_fileset *fs)
+int ctrlog_fileset_free_for(struct ctrlog_fileset *fs, int err)
 {
 	int r = -ENOENT;
 
+	if (err != -ENOSPC && err != -EDQUOT)
+		return -ENOENT;
 	(void)ctrlog_compressor_survive_fork(fs); /* the lock must be usable */
 	pthread_mutex_lock(&fs->lock);
 	if (fs->oldest <= fs->last) {

@@ -53,9 +53,10 @@ uint64_t ctrlog_fileset_room(const struct ctrlog_fileset *fs);
  * next call creates it instead of renaming again. */
 int ctrlog_fileset_rotate(struct ctrlog_fileset *fs);
 
-/* The disk is full: deletes the oldest rotated file ahead of retention. 0 when one was
- * deleted, -ENOENT when no rotated file is left (the live file is never deleted). */
-int ctrlog_fileset_free_oldest(struct ctrlog_fileset *fs);
+/* A write into the set failed with err: when it says the disk is full (ENOSPC, EDQUOT), the
+ * oldest rotated file is deleted ahead of retention and 0 returned (write again). -ENOENT for
+ * any other error, or when no rotated file is left (the live file is never deleted). */
+int ctrlog_fileset_free_for(struct ctrlog_fileset *fs, int err);
 
 /* Opens the newest rotated file read-only if it is plain (a regular file), for a look at how
  * it ends; returns the fd or a negative errno (-ENOENT when there is none). */
