@@ -200,28 +200,20 @@ static int validate_label_value(const char *label)
 					     "its value holds a newline") : 0;
 }
 
-/* The tag is journald's SYSLOG_IDENTIFIER: a name, so no newline or other control character. */
-static int parse_tag(const char *arg, const char **ret)
+/* A tag (journald's SYSLOG_IDENTIFIER) or a log path: a name, so not empty and without a
+ * newline or another control character (a mistake or an attack, never a name). */
+static int parse_name(const char *opt, const char *noun, const char *arg, const char **ret)
 {
-	if (!*arg) {
-		cli_error("run: --log-tag: empty tag");
-		return -EINVAL;
-	}
-	if (cli_has_control(arg))
-		return refuse("--log-tag", "invalid tag", arg, "no newline or other control character");
-	*ret = arg;
-	return 0;
-}
+	char what[32];
 
-/* A path with a newline or another control character is a mistake or an attack, never a log. */
-static int parse_log_path(const char *arg, const char **ret)
-{
 	if (!*arg) {
-		cli_error("run: --log-path: empty path");
+		cli_error("run: %s: empty %s", opt, noun);
 		return -EINVAL;
 	}
-	if (cli_has_control(arg))
-		return refuse("--log-path", "invalid path", arg, "no newline or other control character");
+	if (cli_has_control(arg)) {
+		snprintf(what, sizeof(what), "invalid %s", noun);
+		return refuse(opt, what, arg, "no newline or other control character");
+	}
 	*ret = arg;
 	return 0;
 }
@@ -269,7 +261,7 @@ static int parse_option(struct run_opts *o, int c, const char *arg)
 		return 0;
 	case OPT_ROOT: return cli_root_option("run", arg, &o->root);
 	case OPT_DRIVER: return parse_driver(arg, &o->drivers);
-	case OPT_PATH: return parse_log_path(arg, &o->log_path);
+	case OPT_PATH: return parse_name("--log-path", "path", arg, &o->log_path);
 	case OPT_MAX_SIZE: return parse_size_opt("--log-max-size", arg, &o->max_size);
 	case OPT_MAX_FILES:
 		if (cli_parse_uint(arg, 100000, &o->max_files) == 0)
@@ -292,7 +284,7 @@ static int parse_option(struct run_opts *o, int c, const char *arg)
 		cli_error("run: --log-mode: invalid mode '%s' (expected blocking or non-blocking)", arg);
 		return -EINVAL;
 	case OPT_BUFFER: return parse_size_opt("--log-buffer-size", arg, &o->buffer_size);
-	case OPT_TAG: return parse_tag(arg, &o->tag);
+	case OPT_TAG: return parse_name("--log-tag", "tag", arg, &o->tag);
 	case OPT_LABEL: {
 		const char **l;
 
