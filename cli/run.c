@@ -24,6 +24,7 @@
 #include "cli/cli.h"
 #include "cli/run.h"
 #include "ctrlog/ctrlog.h"
+#include "rotate/naming.h"
 
 #define PIPE_SIZE (1 << 20)
 
@@ -150,54 +151,25 @@ static void report_running(struct monitor *m)
 		cli_error("run: container '%s' is already running (its monitor is starting)", m->o->id);
 }
 
-/* Whether fd is still the file at monitor.pid: a run that gave up (forget_new_container())
- * unlinks it, and a lock on the unlinked file would keep nobody out. */
-static bool is_current_pid_file(struct monitor *m, int fd)
-{
-	struct stat ours, now;
-
-	return fstat(fd, &ours) == 0 &&
-	       fstatat(m->ctr_dirfd, "monitor.pid", &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       ours.st_dev == now.st_dev && ours.st_ino == now.st_ino;
-}
-
-/* One attempt at the lock: 0 with it, -EBUSY when another run holds it, -EAGAIN when the
- * file was replaced meanwhile (try again), or another negative errno. */
-static int try_lock(struct monitor *m)
-{
-	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	int r = 0;
-
-	m->pid_fd = openat(m->ctr_dirfd, "monitor.pid", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-			   0644);
-	if (m->pid_fd < 0)
-		return -errno;
-	if (fcntl(m->pid_fd, F_OFD_SETLK, &lk) < 0)
-		r = errno == EACCES || errno == EAGAIN ? -EBUSY : -errno;
-	else if (!is_current_pid_file(m, m->pid_fd))
-		r = -EAGAIN;
-	else if (ftruncate(m->pid_fd, 0) < 0) /* the previous monitor's PID */
-		r = -errno;
-	if (r < 0)
-		close_fd(&m->pid_fd);
-	return r;
-}
-
-#define LOCK_ATTEMPTS 10
-
 /*
  * Takes the container, before anything of it is touched: an OFD write lock on monitor.pid. It
  * belongs to the open file description, so it passes through --detach's forks to the monitor
  * and goes when the monitor exits (a POSIX record lock would stay with the caller). Two runs
- * with one ID may start at the same moment: the loser changes nothing. Our PID follows in
+ * with one ID may start at the same moment: the loser changes nothing. A run that gives up
+ * (forget_new_container()) unlinks the file, which ctrlog_lock_file() sees. Our PID follows in
  * write_monitor_pid().
  */
 static int lock_container(struct monitor *m)
 {
-	int r = -EAGAIN;
+	int r = ctrlog_lock_file(m->ctr_dirfd, "monitor.pid", 0644);
 
-	for (int i = 0; i < LOCK_ATTEMPTS && r == -EAGAIN; i++)
-		r = try_lock(m);
+	if (r >= 0) {
+		m->pid_fd = r;
+		/* the previous monitor's PID */
+		r = ftruncate(m->pid_fd, 0) < 0 ? -errno : 0;
+		if (r < 0)
+			close_fd(&m->pid_fd);
+	}
 	if (r == -EBUSY)
 		report_running(m);
 	else if (r < 0)

@@ -46,48 +46,23 @@ static int open_live(struct ctrlog_fileset *fs)
 	return 0;
 }
 
-/* Whether fd is still the file at name: the holder before us removes the lock file before it
- * lets go, and a lock on a file no longer at the name is no lock on the set. */
-static bool still_named(int dirfd, const char *name, const struct stat *st)
-{
-	struct stat now;
-
-	return fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_ino == st->st_ino &&
-	       now.st_dev == st->st_dev;
-}
-
-/* One writer per set: an OFD lock belongs to the open file description, so it holds across
- * a fork (the fd is CLOEXEC) and goes with the fileset's close. A lock file of its own, not
- * the live file, because the live file changes with every rotation. */
+/* One writer per set: an OFD lock (it holds across a fork; the fd is CLOEXEC) on a lock file
+ * of its own, not the live file, because the live file changes with every rotation. */
 static int lock_set(struct ctrlog_fileset *fs)
 {
-	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char name[512];
-	struct stat st;
+	int fd;
 
 	if (ctrlog_lock_name(fs->name, name, sizeof(name)) < 0)
 		return -ENAMETOOLONG;
-	for (int tries = 0; tries < 10; tries++) {
-		int fd = ctrlog_open_regular(fs->dirfd, name, O_RDWR | O_CREAT, 0640, &st);
-
-		if (fd < 0)
-			return fd;
-		if (fcntl(fd, F_OFD_SETLK, &lk) < 0) {
-			int r = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
-
-			close(fd);
-			return r;
-		}
-		if (still_named(fs->dirfd, name, &st)) {
-			fs->lockfd = fd;
-			return 0;
-		}
-		close(fd);
-	}
-	return -EBUSY; /* others keep taking and leaving it */
+	fd = ctrlog_lock_file(fs->dirfd, name, 0640);
+	if (fd < 0)
+		return fd;
+	fs->lockfd = fd;
+	return 0;
 }
 
-/* Removed while still held (see still_named()), so that a stopped log leaves no lock file. */
+/* Removed while still held (see ctrlog_lock_file()), so that a stopped log leaves no lock file. */
 static void unlock_set(struct ctrlog_fileset *fs)
 {
 	char name[512];

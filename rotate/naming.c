@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -65,6 +66,40 @@ int ctrlog_open_regular(int dirfd, const char *name, int flags, mode_t mode, str
 	if (ret_st)
 		*ret_st = st;
 	return fd;
+}
+
+/* Whether fd is still the file at name (see ctrlog_lock_file()). */
+static bool still_named(int dirfd, const char *name, const struct stat *st)
+{
+	struct stat now;
+
+	return fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_ino == st->st_ino &&
+	       now.st_dev == st->st_dev;
+}
+
+#define LOCK_ATTEMPTS 10
+
+int ctrlog_lock_file(int dirfd, const char *name, mode_t mode)
+{
+	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct stat st;
+
+	for (int tries = 0; tries < LOCK_ATTEMPTS; tries++) {
+		int fd = ctrlog_open_regular(dirfd, name, O_RDWR | O_CREAT, mode, &st);
+
+		if (fd < 0)
+			return fd;
+		if (fcntl(fd, F_OFD_SETLK, &lk) < 0) {
+			int r = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+
+			close(fd);
+			return r;
+		}
+		if (still_named(dirfd, name, &st))
+			return fd;
+		close(fd);
+	}
+	return -EBUSY; /* others keep taking and leaving it */
 }
 
 int ctrlog_rotated_name(const char *name, uint64_t n, const char *suffix, char *buf, size_t size)

@@ -32,6 +32,12 @@ int ctrlog_log_dir_open(const char *log_path, int *ret_dirfd, char **ret_name);
  * fd has O_NONBLOCK cleared again; its fstat() goes to *ret_st (may be NULL). */
 int ctrlog_open_regular(int dirfd, const char *name, int flags, mode_t mode, struct stat *ret_st);
 
+/* Opens (creating it with mode) and write-locks the regular file name under dirfd with an OFD
+ * lock: it belongs to the open file description, so it holds across fork() and goes with the
+ * last close. Returns the fd, or -EBUSY while another description holds it. A holder removes
+ * the file before it lets go, so a lock on a file no longer at name is taken again. */
+int ctrlog_lock_file(int dirfd, const char *name, mode_t mode);
+
 /* "<name>.<n><suffix>" into buf; -ENAMETOOLONG when it does not fit. */
 int ctrlog_rotated_name(const char *name, uint64_t n, const char *suffix, char *buf, size_t size);
 
