@@ -201,23 +201,13 @@ static int src_fill_ids(struct src *s)
  */
 static int open_regular(struct ctrlog_setreader *r, const char *name)
 {
-	int fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	struct stat st;
-	int q;
+	int fd = ctrlog_open_regular(r->dirfd, name, O_RDONLY, 0, NULL);
 
-	if (fd < 0) {
-		q = errno == ELOOP ? CTRLOG_SR_ENOTREG : -errno; /* O_NOFOLLOW met a symlink */
-	} else if (fstat(fd, &st) < 0) {
-		q = -errno;
-		close(fd);
-	} else if (!S_ISREG(st.st_mode)) {
-		q = CTRLOG_SR_ENOTREG;
-		close(fd);
-	} else {
+	if (fd >= 0)
 		return fd;
-	}
 	snprintf(r->fail_name, sizeof(r->fail_name), "%s", name);
-	return q;
+	/* A symbolic link (O_NOFOLLOW), a FIFO, a device, a directory: not a log file. */
+	return fd == -ELOOP || fd == -EINVAL || fd == -EISDIR ? CTRLOG_SR_ENOTREG : fd;
 }
 
 /* Opens rotated file n, plain or compressed. -ENOENT when neither exists. */
