@@ -82,7 +82,7 @@ static bool still_named(int dirfd, const char *name, const struct stat *st)
 int ctrlog_lock_file(int dirfd, const char *name, mode_t mode)
 {
 	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	struct stat st;
+	struct stat st = { 0 }; /* filled by ctrlog_open_regular() whenever it returns an fd */
 
 	for (int tries = 0; tries < LOCK_ATTEMPTS; tries++) {
 		int fd = ctrlog_open_regular(dirfd, name, O_RDWR | O_CREAT, mode, &st);
