@@ -11,10 +11,18 @@ cd "$(dirname "$0")/.."
 source scripts/deps.sh
 ctrlog_install_deps
 
+# quiet CMD... : runs a build step without its chatter, which is shown only when it fails.
+quiet() {
+	local out
+	out=$("$@" 2>&1) && return 0
+	printf '%s\n' "$out" >&2
+	echo "ctrlog: demo: '$*' failed" >&2
+	exit 1
+}
 if [[ ! -f build/build.ninja ]]; then
-	meson setup build -Dbuildtype=release -Dtests=false -Dbench=false >/dev/null
+	quiet meson setup build -Dbuildtype=release -Dtests=false -Dbench=false
 fi
-ninja -C build >/dev/null
+quiet ninja -C build
 ctrlog=$PWD/build/cli/ctrlog
 id=demo
 root=${CTRLOG_DEMO_ROOT:-/var/lib/ctrlog}
